@@ -1,0 +1,1 @@
+"""Subcommands. Each module: ``add_parser(subparsers, common)`` (cheap) and ``run(args) -> int``."""
