@@ -1,0 +1,42 @@
+"""Shared pytest configuration.
+
+Every test runs offline. The guard below makes any attempt to open a non-loopback socket fail
+loudly, so a test that would touch Yahoo, FRED or Alpaca for real cannot pass by accident.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+_real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+def _is_loopback(address) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+    else:
+        return True  # AF_UNIX paths and the like
+    return host.startswith(_LOOPBACK)
+
+
+def _guarded_connect(self, address):
+    if not _is_loopback(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_create_connection(address, *args, **kwargs):
+    if not _is_loopback(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_create_connection(address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
+    yield
