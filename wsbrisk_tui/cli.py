@@ -21,10 +21,6 @@ COMMANDS: dict[str, str] = {
     "tui": "tui",
     "report": "report",
     "snapshot": "snapshot",
-    "stress": "stress",
-    "daemon": "daemon",
-    "history": "history",
-    "ml": "ml",
     "config": "config_cmd",
 }
 

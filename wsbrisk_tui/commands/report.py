@@ -1,0 +1,37 @@
+"""``wsbrisk-tui report``: print the risk snapshot without the TUI (for scripts, email, chat)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("report", parents=[common], help="print the risk report (text or JSON)",
+                       description="Compute one snapshot and print it. No terminal UI.")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.add_argument("--horizon", type=int, default=1, help="horizon in days for the text ladder (default: 1)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from wsbrisk_tui.report import format_report_text, report_dict
+    from wsbrisk_tui.runtime import Runtime
+
+    runtime = Runtime.from_args(args)
+    snapshot = runtime.compute(seq=1)
+    if args.format == "json":
+        text = json.dumps(report_dict(snapshot), indent=2, allow_nan=False) + "\n"
+    else:
+        text = format_report_text(snapshot, horizon_days=args.horizon)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,69 @@
+"""Number formatting shared by the text report and the TUI panes (no Rich, no Textual).
+
+Every formatter turns ``None`` (a number that could not be computed) into ``n/a``: a blank or a
+zero would look like a value.
+"""
+
+from __future__ import annotations
+
+import math
+
+NA = "n/a"
+
+
+def _bad(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def money(x: float | None, decimals: int = 0, signed: bool = False) -> str:
+    """``1,234,567`` / ``-12,345`` / ``+1,234`` with ``signed``."""
+    if _bad(x):
+        return NA
+    sign = "+" if signed else ""
+    return f"{x:{sign},.{decimals}f}"
+
+
+def compact_money(x: float | None) -> str:
+    """Short money for narrow cells: ``1.23M``, ``-45.6k``, ``789``."""
+    if _bad(x):
+        return NA
+    a = abs(x)
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{x / div:.{2 if a / div < 10 else 1}f}{suffix}"
+    return f"{x:.0f}"
+
+
+def pct(x: float | None, decimals: int = 2, signed: bool = False) -> str:
+    """A fraction as a percentage: 0.0123 -> ``1.23%``."""
+    if _bad(x):
+        return NA
+    sign = "+" if signed else ""
+    return f"{100 * x:{sign}.{decimals}f}%"
+
+
+def num(x: float | None, decimals: int = 2) -> str:
+    if _bad(x):
+        return NA
+    return f"{x:,.{decimals}f}"
+
+
+def qty(x: float | None) -> str:
+    """Quantities keep their fractional part when they have one (never cast to int)."""
+    if _bad(x):
+        return NA
+    if float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:,.6f}".rstrip("0").rstrip(".")
+
+
+def arrow(x: float | None) -> str:
+    """An arrow that carries the sign without colour: ▲ up, ▼ down, · flat or n/a."""
+    if _bad(x) or x == 0:
+        return "·"
+    return "▲" if x > 0 else "▼"
+
+
+def confidence_label(c: float) -> str:
+    """0.95 -> ``95%``, 0.999 -> ``99.9%``."""
+    return f"{100 * c:g}%"

@@ -1,0 +1,250 @@
+"""The runtime: command-line flags + config -> sources -> a ``compute(seq)`` that yields snapshots.
+
+One object serves the TUI, the report, the snapshot command and the daemon, so they cannot
+disagree about which book or which data they show.
+
+Source selection (first match wins):
+
+* positions: ``--demo`` -> demo book; ``--positions FILE`` (``.json`` = saved Alpaca
+  ``/v2/positions``, with ``--account FILE`` for cash and equity; anything else = CSV); else the
+  config's ``sources.positions`` (``demo`` | ``csv`` | ``alpaca-json`` | ``alpaca``). With no config
+  at all this is the demo book.
+* prices: ``--prices FILE`` (CSV); else the demo history for the demo book; else the config's
+  ``sources.prices`` (``yfinance`` with a local cache | ``csv`` | ``demo``).
+* risk-free rate: the demo's series for the demo book; else FRED (``DGS3MO``) when a key is set and
+  the network is allowed, else the config's ``sources.risk_free_rate`` marked *assumed*.
+
+Market data is loaded once and refreshed when older than ``MARKET_TTL_SECONDS`` (daily closes do
+not change intraday); positions are re-read every refresh (the bot may have traded).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from wsbrisk_tui.errors import InputError
+
+MARKET_TTL_SECONDS = 15 * 60
+
+
+@dataclass
+class Runtime:
+    """Sources and settings for one session; ``compute(seq)`` builds a snapshot (engine thread)."""
+
+    config: Any
+    load_portfolio: Callable[[], Any]
+    load_market: Callable[[Any], Any]
+    mode: str
+    seed: int
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    offline: bool = False
+    description: str = ""
+    _market: Any = None
+    _market_loaded_at: float = 0.0
+    _cache: Any = None
+
+    @classmethod
+    def from_args(cls, args: Any, env: dict[str, str] | None = None,
+                  clock: Callable[[], datetime] | None = None) -> "Runtime":
+        import os
+
+        from wsbrisk_tui.config import load_config
+
+        env = dict(os.environ if env is None else env)
+        cfg = load_config(getattr(args, "config", None), env=env)
+        return cls.from_config(cfg, args, env=env, clock=clock)
+
+    @classmethod
+    def from_config(cls, cfg: Any, args: Any = None, env: dict[str, str] | None = None,
+                    clock: Callable[[], datetime] | None = None) -> "Runtime":
+        import os
+
+        env = dict(os.environ if env is None else env)
+        flag = (lambda name: getattr(args, name, None)) if args is not None else (lambda name: None)
+        offline = bool(flag("offline")) or bool(cfg.sources.offline)
+        seed = flag("seed") if flag("seed") is not None else cfg.general.seed
+
+        positions_file = flag("positions")
+        account_file = flag("account") or (cfg.sources.account_file or None)
+        use_demo = bool(flag("demo")) or (positions_file is None and cfg.sources.positions == "demo")
+        if use_demo:
+            from wsbrisk_tui.engine.sources import demo
+
+            load_portfolio = demo.demo_portfolio
+            mode, description = "DEMO", "demo book (bundled, offline)"
+        else:
+            load_portfolio, mode, description = _positions_loader(cfg, positions_file, account_file, env)
+
+        prices_file = flag("prices")
+        if prices_file:
+            load_market = _csv_market_loader(Path(prices_file), cfg)
+        elif use_demo or cfg.sources.prices == "demo":
+            from wsbrisk_tui.engine.sources import demo
+
+            load_market = lambda portfolio: demo.demo_market_data()  # noqa: E731
+        elif cfg.sources.prices == "csv":
+            if not cfg.sources.prices_file:
+                raise InputError(f"{cfg.source}: sources.prices is 'csv' but sources.prices_file is empty "
+                                 "(set the file, or pass --prices FILE)")
+            load_market = _csv_market_loader(Path(cfg.sources.prices_file), cfg)
+        else:
+            load_market = _yahoo_market_loader(cfg, offline, env)
+        return cls(config=cfg, load_portfolio=load_portfolio, load_market=load_market, mode=mode,
+                   seed=int(seed), clock=clock or (lambda: datetime.now(timezone.utc)),
+                   offline=offline, description=description)
+
+    # -- computing ---------------------------------------------------------------------------
+
+    def market(self, portfolio: Any) -> Any:
+        """Market data, reloaded when older than the TTL."""
+        now = time.monotonic()
+        if self._market is None or now - self._market_loaded_at > MARKET_TTL_SECONDS:
+            self._market = self.load_market(portfolio)
+            self._market_loaded_at = now
+        return self._market
+
+    def pipeline_settings(self) -> Any:
+        from wsbrisk_tui.engine.pipeline import PipelineSettings
+
+        return PipelineSettings(risk=risk_settings_from_config(self.config))
+
+    def compute(self, seq: int = 0) -> Any:
+        """Load, value and compute one snapshot. Blocking; call from the engine thread."""
+        import numpy as np
+
+        from wsbrisk_tui.engine.pipeline import build_snapshot
+
+        if self._cache is None:
+            from wsbrisk_tui.engine.volatility import FitCache
+
+            self._cache = FitCache()
+        portfolio = self.load_portfolio()
+        market = self.market(portfolio)
+        # One seeded Generator per refresh: the same book and data give the same numbers.
+        rng = np.random.default_rng(self.seed)
+        return build_snapshot(portfolio, market, self.pipeline_settings(), seq=seq, rng=rng,
+                              cache=self._cache, clock=self.clock, mode=self.mode)
+
+
+def risk_settings_from_config(cfg: Any) -> Any:
+    """The engine's RiskSettings from the typed config's ``[risk]`` table."""
+    from wsbrisk_tui.engine.suite import METHODS, RiskSettings
+
+    r = cfg.risk
+    return RiskSettings(
+        confidences=tuple(float(c) for c in r.confidence_levels),
+        horizons=tuple(int(h) for h in r.horizons),
+        window=int(r.window),
+        methods=tuple(r.methods) if r.methods else tuple(METHODS),
+        hs_lambda=float(r.hs_lambda),
+        mc_paths=int(r.mc_paths),
+        bootstrap_replicates=int(r.bootstrap_replicates),
+        backtest_days=int(r.backtest_days),
+        garch_refit_days=int(r.garch_refit_days),
+        t_copula_regimes=int(r.t_copula_regimes),
+    )
+
+
+def demo_runtime(seed: int = 20240101, clock: Callable[[], datetime] | None = None,
+                 config: Any = None) -> Runtime:
+    """A runtime on the demo book with default config (tests, benchmarks, snapshots)."""
+    from wsbrisk_tui.config import Config
+
+    cfg = config if config is not None else Config()
+    cfg = replace(cfg, general=replace(cfg.general, seed=seed))
+    return Runtime.from_config(cfg, _DemoArgs(), env={}, clock=clock)
+
+
+class _DemoArgs:
+    demo = True
+    offline = True
+    positions = None
+    prices = None
+    account = None
+    seed = None
+    config = None
+
+
+def _positions_loader(cfg: Any, positions_file: str | None, account_file: str | None,
+                      env: dict[str, str]) -> tuple[Callable[[], Any], str, str]:
+    kind = cfg.sources.positions
+    path = positions_file or cfg.sources.positions_file or None
+    if positions_file:
+        kind = "alpaca-json" if positions_file.lower().endswith(".json") else "csv"
+    if kind == "alpaca":
+        creds = cfg.alpaca_credentials(env)
+        if creds is None:
+            raise InputError("sources.positions is 'alpaca' but no Alpaca keys were found: set "
+                             "ALPACA_API_KEY and ALPACA_SECRET_KEY (or APCA_API_KEY_ID and "
+                             "APCA_API_SECRET_KEY), or pass --positions FILE or --demo")
+        from wsbrisk_tui.engine.sources.alpaca import fetch_alpaca_portfolio
+
+        paper = bool(cfg.alpaca.paper)
+        key, secret = creds
+
+        def load() -> Any:
+            return fetch_alpaca_portfolio(key, secret, paper=paper, base_url=cfg.alpaca.base_url or None,
+                                          timeout=cfg.alpaca.timeout_seconds)
+
+        return load, "PAPER" if paper else "LIVE", f"Alpaca {'paper' if paper else 'LIVE'} account"
+    if not path:
+        raise InputError(f"{cfg.source}: sources.positions is '{kind}' but no file is set "
+                         "(set sources.positions_file, or pass --positions FILE, or --demo)")
+    file_path = Path(path)
+    if kind == "alpaca-json":
+        from wsbrisk_tui.engine.sources.alpaca import read_alpaca_positions_json
+
+        account = Path(account_file) if account_file else None
+        return (lambda: read_alpaca_positions_json(file_path, account)), "FILE", f"Alpaca JSON {file_path}"
+    from wsbrisk_tui.engine.sources.positions_csv import read_positions_csv
+
+    return (lambda: read_positions_csv(file_path)), "FILE", f"CSV {file_path}"
+
+
+def _csv_market_loader(path: Path, cfg: Any) -> Callable[[Any], Any]:
+    from wsbrisk_tui.engine.sources.prices_csv import read_prices_csv
+
+    def load(portfolio: Any) -> Any:
+        market = read_prices_csv(path, stale_after_days=cfg.sources.stale_after_days)
+        return _with_rate(market, cfg, offline=True, env={})
+
+    return load
+
+
+def _yahoo_market_loader(cfg: Any, offline: bool, env: dict[str, str]) -> Callable[[Any], Any]:
+    from wsbrisk_tui.config import app_paths
+    from wsbrisk_tui.engine.sources.price_cache import PriceCache
+    from wsbrisk_tui.engine.sources.yahoo import fetch_yahoo_prices
+
+    paths = app_paths(cfg)
+
+    def load(portfolio: Any) -> Any:
+        symbols = portfolio.underlyings()
+        if not symbols:
+            raise InputError(f"{portfolio.source}: the book has no positions to fetch prices for")
+        today = date.today()
+        start = today - timedelta(days=int(cfg.sources.history_days * 365 / 252) + 10)
+        paths.cache_dir.mkdir(parents=True, exist_ok=True)
+        cache = PriceCache(paths.cache_dir / "prices.sqlite3")
+        market = fetch_yahoo_prices(symbols, start, today, cache=cache, offline=offline,
+                                    timeout=cfg.sources.yfinance_timeout_seconds,
+                                    symbol_map=dict(cfg.symbols),
+                                    stale_after_days=cfg.sources.stale_after_days)
+        return _with_rate(market, cfg, offline=offline, env=env)
+
+    return load
+
+
+def _with_rate(market: Any, cfg: Any, *, offline: bool, env: dict[str, str]) -> Any:
+    """Attach the risk-free rate (FRED, or the config's value marked assumed)."""
+    from wsbrisk_tui.engine.sources.fred import fetch_fred_rate
+
+    key = cfg.fred_api_key(env) if cfg.sources.rates == "fred" else None
+    rate = fetch_fred_rate(key, cfg.fred.series_risk_free, fallback_rate=cfg.sources.risk_free_rate,
+                           timeout=cfg.fred.timeout_seconds, offline=offline or cfg.sources.rates != "fred")
+    return replace(market, risk_free=rate)
