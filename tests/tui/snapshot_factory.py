@@ -1,0 +1,203 @@
+"""Hand-built, deterministic RiskSnapshots for the dashboard tests.
+
+Every number is typed in by hand (no random draws, no engine): the panes only format, so the
+tests check that what is in the snapshot is what reaches the screen. The book:
+
+====  =======  ======  ========  =========  ======  ========
+sym   kind     qty     price     mkt value  weight  day P&L
+====  =======  ======  ========  =========  ======  ========
+SPY   etf      800     500.00    400,000    40.0%   +2,400
+AAPL  equity   1,000   190.00    190,000    19.0%   -1,900
+TLT   etf      -1,500  92.00     -138,000   -13.8%  +690
+SPY   option   10      12.50     12,500     1.25%   -350
+====  =======  ======  ========  =========  ======  ========
+
+NAV 1,000,000 (cash 535,500). The frozen clock is 2025-01-15 15:30:00 UTC; the snapshot was
+computed at 15:29:58 (so "age 2s" with the frozen clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from typing import Any
+
+from wsbrisk_tui.engine.model import (
+    BacktestResult,
+    Contribution,
+    PositionRow,
+    RiskSnapshot,
+    SnapshotMeta,
+    VarResult,
+)
+
+FROZEN_NOW = datetime(2025, 1, 15, 15, 30, 0, tzinfo=timezone.utc)
+COMPUTED_AT = datetime(2025, 1, 15, 15, 29, 58, tzinfo=timezone.utc)
+NAV = 1_000_000.0
+OPTION_SYMBOL = "SPY250321C00600000"
+
+METHODS = ("historical", "parametric", "cornish_fisher", "filtered_hs", "evt", "monte_carlo")
+CONFIDENCES = (0.95, 0.99, 0.999)
+HORIZONS = (1, 5, 10)
+
+#: 1-day 99% VaR by method (USD). historical vs monte_carlo differ by 2.5x to trigger the
+#: model-risk mark at 99% (factor 2.0); at 95% they agree within 2x.
+VAR99_1D = {"historical": 21_000.0, "parametric": 18_500.0, "cornish_fisher": 22_800.0,
+            "filtered_hs": 24_100.0, "evt": 30_300.0, "monte_carlo": 12_000.0}
+#: Ratio VaR(c) / VaR(99%) for each confidence; ES is VaR x 1.18 (invented, monotone).
+CONF_SCALE = {0.95: 0.70, 0.99: 1.0, 0.999: 1.40}
+ES_RATIO = 1.18
+
+
+def frozen_clock() -> datetime:
+    return FROZEN_NOW
+
+
+def positions() -> tuple[PositionRow, ...]:
+    return (
+        PositionRow(symbol="SPY", kind="etf", description="SPY", qty=800, price=500.0,
+                    price_source="market data 2025-01-14", market_value=400_000.0, weight=0.40,
+                    day_pnl=2_400.0, underlying="SPY"),
+        PositionRow(symbol="AAPL", kind="equity", description="AAPL", qty=1000, price=190.0,
+                    price_source="market data 2025-01-14", market_value=190_000.0, weight=0.19,
+                    day_pnl=-1_900.0, underlying="AAPL"),
+        PositionRow(symbol="TLT", kind="etf", description="TLT", qty=-1500, price=92.0,
+                    price_source="market data 2025-01-14", market_value=-138_000.0, weight=-0.138,
+                    day_pnl=690.0, underlying="TLT"),
+        PositionRow(symbol=OPTION_SYMBOL, kind="option", description="SPY 2025-03-21 600 C", qty=10,
+                    price=12.5, price_source="broker mark", market_value=12_500.0, weight=0.0125,
+                    day_pnl=-350.0, underlying="SPY",
+                    option={"underlying": "SPY", "expiry": "2025-03-21", "strike": 600.0,
+                            "right": "C", "dte": 65, "multiplier": 100.0, "delta": 0.42}),
+    )
+
+
+def var_results(na_method: str | None = None, na_reason: str = "") -> tuple[VarResult, ...]:
+    out: list[VarResult] = []
+    for method in METHODS:
+        for c in CONFIDENCES:
+            for h in HORIZONS:
+                if method == na_method:
+                    out.append(VarResult.unavailable(method, c, h, na_reason))
+                    continue
+                var = VAR99_1D[method] * CONF_SCALE[c] * h ** 0.5
+                es = var * ES_RATIO
+                out.append(VarResult(method=method, confidence=c, horizon_days=h, var=var, es=es,
+                                     var_pct=var / NAV, es_pct=es / NAV))
+    return tuple(out)
+
+
+def contributions() -> tuple[Contribution, ...]:
+    comps = {"SPY": 15_000.0, "AAPL": 7_800.0, "TLT": -2_900.0, OPTION_SYMBOL: 1_100.0}
+    return tuple(Contribution(symbol=s, method="historical", confidence=0.99, marginal=None,
+                              component=v, incremental=None) for s, v in comps.items())
+
+
+def backtests() -> tuple[BacktestResult, ...]:
+    zones = {"historical": ("green", 3), "parametric": ("yellow", 6), "cornish_fisher": ("green", 2),
+             "filtered_hs": ("green", 4), "evt": ("green", 1), "monte_carlo": ("red", 11)}
+    return tuple(BacktestResult(method=m, confidence=0.99, observations=250, exceptions=e, zone=z)
+                 for m, (z, e) in zones.items())
+
+
+def stress_section() -> dict[str, Any]:
+    return {
+        "scenarios": [
+            {"name": "2008 GFC", "kind": "historical", "total_pnl": -182_400.0, "total_pct": -0.1824,
+             "positions": {"SPY": -160_000.0, "AAPL": -57_000.0, "TLT": -20_700.0, OPTION_SYMBOL: -12_500.0},
+             "shocks": {"SPY": -0.40, "AAPL": -0.30, "TLT": 0.15},
+             "replay": {"max_drawdown": -0.21, "days_to_recover": 412, "path": [0.0, -0.05, -0.12, -0.21, -0.15]}},
+            {"name": "Rates +100bp", "kind": "hypothetical", "total_pnl": 14_200.0, "total_pct": 0.0142,
+             "positions": {"SPY": -8_000.0, "AAPL": -3_800.0, "TLT": 26_500.0, OPTION_SYMBOL: -500.0},
+             "shocks": {"rates_bp": 100.0}, "replay": None},
+            {"name": "Tech -15%", "kind": "hypothetical", "total_pnl": -41_700.0, "total_pct": -0.0417,
+             "positions": {"SPY": -12_000.0, "AAPL": -28_500.0, "TLT": 0.0, OPTION_SYMBOL: -1_200.0},
+             "shocks": {"AAPL": -0.15, "SPY": -0.03}, "replay": None},
+        ],
+        "worst": "2008 GFC",
+    }
+
+
+def correlation_section() -> dict[str, Any]:
+    return {
+        "method": "pearson, 252d",
+        "symbols": ["SPY", "AAPL", "TLT"],
+        "matrix": [[1.0, 0.78, -0.35], [0.78, 1.0, -0.22], [-0.35, -0.22, 1.0]],
+        "average": 0.07,
+        "breakdown": False,
+        "top_pairs": [{"a": "SPY", "b": "AAPL", "corr": 0.78}],
+    }
+
+
+def alerts_section() -> dict[str, Any]:
+    return {
+        "active": [
+            {"id": "a-1", "rule": "max_position_weight", "severity": "warning", "value": 0.40,
+             "limit": 0.20, "first_seen": "2025-01-15T14:00:00+00:00",
+             "last_seen": "2025-01-15T15:29:58+00:00", "acknowledged": False,
+             "message": "SPY is 40.0% of NAV (limit 20.0%)"},
+            {"id": "a-2", "rule": "var99_1d_pct", "severity": "critical", "value": 0.0241,
+             "limit": 0.02, "first_seen": "2025-01-15T15:00:00+00:00",
+             "last_seen": "2025-01-15T15:29:58+00:00", "acknowledged": False,
+             "message": "1-day 99% VaR 2.41% of NAV (limit 2.00%)"},
+        ],
+        "limits": [
+            {"rule": "max_position_weight", "value": 0.40, "limit": 0.20, "utilisation": 2.0},
+            {"rule": "var99_1d_pct", "value": 0.0241, "limit": 0.02, "utilisation": 1.205},
+            {"rule": "gross_exposure", "value": 0.74, "limit": 1.5, "utilisation": 0.493},
+        ],
+    }
+
+
+def history_section() -> dict[str, Any]:
+    times = [f"2025-01-{d:02d}T21:00:00+00:00" for d in range(2, 15)]
+    navs = [980_000, 984_000, 979_500, 990_000, 995_500, 993_000, 1_001_000, 998_000, 1_004_000,
+            1_002_500, 999_000, 997_600, 1_000_000]
+    var99 = [19_000 + 150 * i for i in range(13)]
+    es99 = [v * ES_RATIO for v in var99]
+    return {"nav": [[t, float(v)] for t, v in zip(times, navs)],
+            "var99": [[t, float(v)] for t, v in zip(times, var99)],
+            "es99": [[t, float(v)] for t, v in zip(times, es99)]}
+
+
+def make_snapshot(seq: int = 1, *, full: bool = True, na_method: str | None = None,
+                  na_reason: str = "", stale: bool = False, stale_reason: str | None = None,
+                  computed_at: datetime = COMPUTED_AT, day_pnl: float = 840.0,
+                  price_bump: float = 0.0) -> RiskSnapshot:
+    """The book above. ``full`` adds stress, correlation, alerts and history sections;
+    otherwise they are unavailable with reasons. ``price_bump`` shifts SPY's price (for in-place
+    update tests)."""
+    rows = positions()
+    if price_bump:
+        spy = rows[0]
+        rows = (replace(spy, price=spy.price + price_bump,
+                        market_value=spy.qty * (spy.price + price_bump)),) + rows[1:]
+    meta = SnapshotMeta(seq=seq, computed_at=computed_at, compute_seconds=0.412, mode="DEMO",
+                        portfolio_source="demo book", market_source="demo history",
+                        as_of=date(2025, 1, 14), stale=stale, stale_reason=stale_reason,
+                        version="0.1.0", risk_free=0.0432, risk_free_source="demo",
+                        series_notes={"SPY": "real: S&P 500", "AAPL": "generated: demo"},
+                        notes=("option revaluation holds implied volatility fixed",))
+    sections: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    if full:
+        sections = {"stress": stress_section(), "correlation": correlation_section(),
+                    "alerts": alerts_section(), "history": history_section()}
+    else:
+        unavailable = {"stress": "scenario library not loaded", "correlation": "fewer than 60 common days",
+                       "alerts": "no limits configured", "history": "no history store"}
+    return RiskSnapshot(meta=meta, nav=NAV, cash=535_500.0, gross_exposure=740_500.0,
+                        net_exposure=464_500.0, positions=rows, var=var_results(na_method, na_reason),
+                        contributions=contributions(), backtest=backtests(), sections=sections,
+                        unavailable=unavailable, day_pnl=day_pnl)
+
+
+def counting_compute(factory: Callable[[int], RiskSnapshot] | None = None) -> Callable[[int], RiskSnapshot]:
+    """A fake ``compute(seq)`` that returns the factory snapshot with ``meta.seq = seq``."""
+    build = factory or (lambda seq: make_snapshot(seq))
+
+    def compute(seq: int) -> RiskSnapshot:
+        return build(seq)
+
+    return compute
