@@ -58,7 +58,7 @@ from datetime import date
 from pathlib import Path
 
 from wsbrisk_tui.engine.model import AssetClass, OptionContract, Portfolio, Position
-from wsbrisk_tui.engine.occ import OccParts, format_occ, looks_like_occ, parse_occ
+from wsbrisk_tui.engine.occ import OccParts, looks_like_occ, parse_occ
 from wsbrisk_tui.engine.symbols import classify, normalize_symbol
 from wsbrisk_tui.errors import InputError, located
 
@@ -308,7 +308,7 @@ def _number(ctx: _Parse, line: int, values: dict[str, str], column: str, *,
 
 
 def _parse_cash_row(ctx: _Parse, line: int, symbol: str, values: dict[str, str]) -> float | None:
-    extra = [c for c, v in values.items() if v and c not in ("symbol", "qty", "strategy")]
+    extra = [c for c, v in values.items() if v and c not in ("symbol", "qty")]
     if extra:
         ctx.bad(line, extra[0], f"a {symbol} row takes only qty (the cash balance)",
                 f"remove the {', '.join(extra)} value(s) from this row")
