@@ -331,8 +331,8 @@ def test_connection_refused(no_proxy):
 def test_missing_keys():
     with pytest.raises(InputError) as info:
         fetch_alpaca_portfolio(KEY, "", base_url="http://127.0.0.1:9")
-    assert str(info.value) == ("no Alpaca credentials: APCA_API_SECRET_KEY is empty "
-                               "(set APCA_API_KEY_ID and APCA_API_SECRET_KEY)")
+    assert str(info.value) == ("no Alpaca credentials: ALPACA_SECRET_KEY is empty "
+                               "(set ALPACA_API_KEY and ALPACA_SECRET_KEY)")
 
 
 def test_missing_alpaca_py(monkeypatch):

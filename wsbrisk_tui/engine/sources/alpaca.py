@@ -49,9 +49,10 @@ from wsbrisk_tui.engine.sources.positions_csv import FieldError, apply_side, par
 from wsbrisk_tui.engine.symbols import classify, normalize_symbol
 from wsbrisk_tui.errors import InputError, located
 
-#: Environment variables alpaca-py's examples use; messages name them (never their values).
-KEY_ENV = "APCA_API_KEY_ID"
-SECRET_ENV = "APCA_API_SECRET_KEY"
+#: The key variables messages name by default (never their values): the config reads these first
+#: (then APCA_API_KEY_ID / APCA_API_SECRET_KEY); callers that read others pass ``key_env``.
+KEY_ENV = "ALPACA_API_KEY"
+SECRET_ENV = "ALPACA_SECRET_KEY"
 
 #: Numeric fields of a ``/v2/positions`` item; each one present must parse as a finite number.
 POSITION_NUMBER_FIELDS: tuple[str, ...] = (
