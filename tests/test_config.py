@@ -691,6 +691,66 @@ def test_round_trip_write_read(tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
+# Keys in cross-key rules are left at their defaults so every drawn config is valid.
+_CROSS_KEYS = {"sources.history_days", "risk.window", "risk.backtest_days", "limits.tier",
+               "limits.max_position_weight", "limits.max_total_exposure"}
+
+
+def _value_strategy(hint, spec):
+    """Any valid value for a field, drawn from its declared type and range (None: not drawn)."""
+    import typing
+
+    from hypothesis import strategies as st
+
+    is_array = typing.get_origin(hint) is tuple
+    kind = typing.get_args(hint)[0] if is_array else hint
+    if spec.choices:
+        item = st.sampled_from(spec.choices)
+    elif kind is bool:
+        item = st.booleans()
+    elif kind is int:
+        lo = int(spec.lo) if spec.lo is not None else 0
+        item = st.integers(lo, int(spec.hi) if spec.hi is not None else lo + 10**9)
+    elif kind is float:
+        lo = spec.lo if spec.lo is not None else -1e9
+        item = st.floats(lo, spec.hi if spec.hi is not None else lo + 1e9,
+                         exclude_min=spec.lo_open, exclude_max=spec.hi_open)
+    else:
+        return None  # strings, paths and secrets have their own tests
+    if is_array:
+        return st.lists(item, min_size=1 if spec.nonempty else 0, max_size=4, unique=True)
+    return item
+
+
+def test_round_trip_any_valid_values(tmp_path):
+    """Every drawn value survives write (tomli-w) and read (tomllib) exactly: floats are written
+    with repr precision, ints of any size in range stay ints."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fields = {}
+    for section, cls in C._SECTIONS.items():
+        for name, (f, hint) in C._fields(cls).items():
+            strat = _value_strategy(hint, f.metadata["spec"])
+            if strat is not None and f"{section}.{name}" not in _CROSS_KEYS:
+                fields[f"{section}.{name}"] = strat
+    assert len(fields) >= 30  # most of the schema is drawn (34 keys when written)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.fixed_dictionaries({}, optional=fields))
+    def check(values):
+        cfg = Config().with_overrides(values)
+        again = load_config(write_config(cfg, tmp_path / "rt.toml"), env={})
+        assert again == cfg
+        for dotted, value in values.items():
+            section, key = dotted.split(".")
+            got = getattr(getattr(again, section), key)
+            assert got == (tuple(value) if isinstance(value, list) else value)
+            assert type(got) is (tuple if isinstance(value, list) else type(value))
+
+    check()
+
+
 def test_write_leaves_secrets_out_unless_asked(tmp_path, secret_cfg):
     plain = write_config(secret_cfg, tmp_path / "plain.toml")
     assert_no_secret(plain.read_text())

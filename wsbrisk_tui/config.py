@@ -336,7 +336,8 @@ class LimitsConfig:
         lo=0.0, hi=0.5, hi_open=True)
 
     def effective(self) -> EffectiveLimits:
-        """The active limits: explicit values win, absent concentration limits come from the tier."""
+        """The active limits: explicit values win; absent concentration limits come from the
+        tier preset (:data:`TIER_PRESETS`)."""
         pos_tier, total_tier = TIER_PRESETS[self.tier]
         from_tier = set()
         pos = self.max_position_weight
@@ -485,8 +486,8 @@ class Config:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        where = _Where(None, None, labels={tuple(k.split(".")): v for k, v in (labels or {}).items()},
-                       default_label="command line")
+        by_path = {tuple(k.split(".")): v for k, v in (labels or {}).items()}
+        where = _Where(None, None, labels=by_path, default_label="command line")
         cfg = _build_config(data, where, set_keys=False)
         keys = tuple(dict.fromkeys((*self.keys_set, *values)))
         return dataclasses.replace(cfg, source=self.source, keys_set=keys)
@@ -630,7 +631,8 @@ def parse_config_text(text: str, path: str | Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(_syntax_message(str(exc), text, shown)) from exc
-    where = _Where(shown, text, base_dir=Path(path).parent if path is not None else None)
+    base_dir = Path(path).absolute().parent if path is not None else None
+    where = _Where(shown, text, base_dir=base_dir)
     cfg = _build_config(data, where, set_keys=True)
     return dataclasses.replace(cfg, source=str(path) if path is not None else "<config>")
 
@@ -646,7 +648,8 @@ def _syntax_message(message: str, text: str, shown: str) -> str:
         if len(lines) > 1 and lines[-1] == "":
             lines = lines[:-1]
         line, col = max(len(lines), 1), len(lines[-1]) + 1 if lines else 1
-    return f"{shown}:{line}:{col}: TOML syntax error: {msg} (fix the syntax; see config.example.toml)"
+    return (f"{shown}:{line}:{col}: TOML syntax error: {msg} "
+            f"(fix the syntax; see config.example.toml)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1042,7 +1045,8 @@ def _build_scenarios(value: Any, where: _Where, keys_set: list[str]) -> tuple[Sc
             where.add((*base, "name"), "expected a non-empty string")
             ok = False
         elif name in seen:
-            where.add((*base, "name"), f"{_show(name)} is already the name of scenarios[{seen[name]}]",
+            where.add((*base, "name"),
+                      f"{_show(name)} is already the name of scenarios[{seen[name]}]",
                       "give each scenario its own name")
             ok = False
         else:
@@ -1071,7 +1075,8 @@ def _unknown_key_scenario(key: str, path: tuple[str | int, ...], where: _Where) 
         where.add(path, "unknown key", "a scenario has name, description and shocks")
 
 
-def _build_shocks(value: Any, path: tuple[str | int, ...], where: _Where) -> dict[str, float] | None:
+def _build_shocks(value: Any, path: tuple[str | int, ...],
+                  where: _Where) -> dict[str, float] | None:
     if value is None:
         where.add(path, "a scenario needs shocks", "add shocks = { equity = -0.10 }")
         return None
@@ -1095,7 +1100,8 @@ def _build_shocks(value: Any, path: tuple[str | int, ...], where: _Where) -> dic
             where.add(fpath, "unknown factor", f"factor names are lower case: '{factor.lower()}'")
             ok = False
             continue
-        if isinstance(shock, bool) or not isinstance(shock, (int, float)) or not math.isfinite(shock):
+        is_number = isinstance(shock, (int, float)) and not isinstance(shock, bool)
+        if not is_number or not math.isfinite(shock):
             where.add(fpath, f"expected a number, got {_type_name(shock)}")
             ok = False
             continue
@@ -1190,8 +1196,8 @@ def write_config(cfg: Config, path: str | Path, *, include_secrets: bool = False
                     data[section].pop(name, None)
     if not data["scenarios"]:
         del data["scenarios"]
-    text = "# wsbrisk-tui configuration (written by wsbrisk-tui; every option: config.example.toml)\n\n"
-    text += tomli_w.dumps(data)
+    text = ("# wsbrisk-tui configuration (written by wsbrisk-tui; every option is described in "
+            "config.example.toml)\n\n" + tomli_w.dumps(data))
     return _write_private(Path(path), text)
 
 
@@ -1297,7 +1303,8 @@ def default_config_text() -> str:
             out.append("\n" + _SCENARIOS_TEXT)
             continue
         if name in _TABLE_EXAMPLES:
-            out.append(f"\n[{name}]\n" + _wrap_comment(f.metadata["spec"].doc) + _TABLE_EXAMPLES[name])
+            doc = _wrap_comment(f.metadata["spec"].doc)
+            out.append(f"\n[{name}]\n{doc}{_TABLE_EXAMPLES[name]}")
             continue
         cls = _SECTIONS[name]
         out.append(f"\n[{name}]\n" + _wrap_comment(" ".join((cls.__doc__ or "").split())))

@@ -117,7 +117,8 @@ def _locate(args: argparse.Namespace) -> int:
     else:
         state = "not found: built-in defaults in use; `wsbrisk-tui config init` writes one"
     paths = AppPaths.resolve(cfg, config_file=loc.path)
-    origin = "" if loc.origin == "user config dir" else f", from {loc.origin.replace('argument', '--config')}"
+    named_by = {"argument": "--config", "user config dir": ""}.get(loc.origin, loc.origin)
+    origin = f", from {named_by}" if named_by else ""
     secrets = cfg.secret_origins(os.environ)
     rows = [
         ("config file", f"{paths.config_file} ({state}{origin})"),
