@@ -25,9 +25,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _common_parser() -> argparse.ArgumentParser:
-    """Flags shared by every subcommand (and the bare command)."""
+def _common_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
+    """Flags shared by every subcommand (and the bare command).
+
+    Subcommands get a copy whose defaults are ``SUPPRESS``: otherwise argparse lets the
+    subparser's ``None`` default overwrite a flag already given before the subcommand
+    (``wsbrisk-tui --config F report`` would lose ``--config``).
+    """
     common = argparse.ArgumentParser(add_help=False)
+    if suppress_defaults:
+        common.argument_default = argparse.SUPPRESS
     g = common.add_argument_group("common options")
     g.add_argument("--config", metavar="FILE", help="config file (default: $WSBRISK_CONFIG, then the user config dir)")
     g.add_argument("--positions", metavar="FILE", help="positions: a CSV or a saved Alpaca /v2/positions JSON")
@@ -44,6 +51,7 @@ def _common_parser() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_parser()
+    sub_common = _common_parser(suppress_defaults=True)
     parser = argparse.ArgumentParser(
         prog="wsbrisk-tui",
         description="A terminal risk desk for a trading book. With no subcommand, opens the dashboard.",
@@ -54,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"wsbrisk_tui.commands.{module_name}")
-        module.add_parser(sub, common)
+        module.add_parser(sub, sub_common)
     return parser
 
 

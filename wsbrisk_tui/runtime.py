@@ -51,51 +51,43 @@ class Runtime:
     @classmethod
     def from_args(cls, args: Any, env: dict[str, str] | None = None,
                   clock: Callable[[], datetime] | None = None) -> "Runtime":
+        """The config file (``--config``/``$WSBRISK_CONFIG``/user dir) with the flags on top."""
         import os
 
-        from wsbrisk_tui.config import load_config
+        from wsbrisk_tui.config import config_for_args
 
         env = dict(os.environ if env is None else env)
-        cfg = load_config(getattr(args, "config", None), env=env)
-        return cls.from_config(cfg, args, env=env, clock=clock)
+        return cls.from_config(config_for_args(args, env), env=env, clock=clock)
 
     @classmethod
-    def from_config(cls, cfg: Any, args: Any = None, env: dict[str, str] | None = None,
+    def from_config(cls, cfg: Any, env: dict[str, str] | None = None,
                     clock: Callable[[], datetime] | None = None) -> "Runtime":
         import os
 
         env = dict(os.environ if env is None else env)
-        flag = (lambda name: getattr(args, name, None)) if args is not None else (lambda name: None)
-        offline = bool(flag("offline")) or bool(cfg.sources.offline)
-        seed = flag("seed") if flag("seed") is not None else cfg.general.seed
-
-        positions_file = flag("positions")
-        account_file = flag("account") or (cfg.sources.account_file or None)
-        use_demo = bool(flag("demo")) or (positions_file is None and cfg.sources.positions == "demo")
-        if use_demo:
+        src = cfg.sources
+        offline = bool(src.offline)
+        if src.positions == "demo":
             from wsbrisk_tui.engine.sources import demo
 
             load_portfolio = demo.demo_portfolio
             mode, description = "DEMO", "demo book (bundled, offline)"
         else:
-            load_portfolio, mode, description = _positions_loader(cfg, positions_file, account_file, env)
+            load_portfolio, mode, description = _positions_loader(cfg, env)
 
-        prices_file = flag("prices")
-        if prices_file:
-            load_market = _csv_market_loader(Path(prices_file), cfg)
-        elif use_demo or cfg.sources.prices == "demo":
+        if src.prices == "csv":
+            if not src.prices_file:
+                raise InputError(f"{cfg.source}: sources.prices is 'csv' but sources.prices_file is empty "
+                                 "(set the file, or pass --prices FILE)")
+            load_market = _csv_market_loader(Path(src.prices_file), cfg)
+        elif src.prices == "demo" or (src.positions == "demo" and not src.prices_file):
             from wsbrisk_tui.engine.sources import demo
 
             load_market = lambda portfolio: demo.demo_market_data()  # noqa: E731
-        elif cfg.sources.prices == "csv":
-            if not cfg.sources.prices_file:
-                raise InputError(f"{cfg.source}: sources.prices is 'csv' but sources.prices_file is empty "
-                                 "(set the file, or pass --prices FILE)")
-            load_market = _csv_market_loader(Path(cfg.sources.prices_file), cfg)
         else:
             load_market = _yahoo_market_loader(cfg, offline, env)
         return cls(config=cfg, load_portfolio=load_portfolio, load_market=load_market, mode=mode,
-                   seed=int(seed), clock=clock or (lambda: datetime.now(timezone.utc)),
+                   seed=int(cfg.general.seed), clock=clock or (lambda: datetime.now(timezone.utc)),
                    offline=offline, description=description)
 
     # -- computing ---------------------------------------------------------------------------
@@ -152,30 +144,19 @@ def risk_settings_from_config(cfg: Any) -> Any:
 
 def demo_runtime(seed: int = 20240101, clock: Callable[[], datetime] | None = None,
                  config: Any = None) -> Runtime:
-    """A runtime on the demo book with default config (tests, benchmarks, snapshots)."""
+    """A runtime on the demo book (tests, benchmarks, snapshots); ``config`` defaults to defaults."""
     from wsbrisk_tui.config import Config
 
     cfg = config if config is not None else Config()
-    cfg = replace(cfg, general=replace(cfg.general, seed=seed))
-    return Runtime.from_config(cfg, _DemoArgs(), env={}, clock=clock)
+    cfg = cfg.with_overrides({"general.seed": seed, "sources.positions": "demo", "sources.prices": "demo",
+                              "sources.offline": True})
+    return Runtime.from_config(cfg, env={}, clock=clock)
 
 
-class _DemoArgs:
-    demo = True
-    offline = True
-    positions = None
-    prices = None
-    account = None
-    seed = None
-    config = None
-
-
-def _positions_loader(cfg: Any, positions_file: str | None, account_file: str | None,
-                      env: dict[str, str]) -> tuple[Callable[[], Any], str, str]:
+def _positions_loader(cfg: Any, env: dict[str, str]) -> tuple[Callable[[], Any], str, str]:
     kind = cfg.sources.positions
-    path = positions_file or cfg.sources.positions_file or None
-    if positions_file:
-        kind = "alpaca-json" if positions_file.lower().endswith(".json") else "csv"
+    path = cfg.sources.positions_file or None
+    account_file = cfg.sources.account_file or None
     if kind == "alpaca":
         creds = cfg.alpaca_credentials(env)
         if creds is None:
@@ -217,11 +198,10 @@ def _csv_market_loader(path: Path, cfg: Any) -> Callable[[Any], Any]:
 
 
 def _yahoo_market_loader(cfg: Any, offline: bool, env: dict[str, str]) -> Callable[[Any], Any]:
-    from wsbrisk_tui.config import app_paths
     from wsbrisk_tui.engine.sources.price_cache import PriceCache
     from wsbrisk_tui.engine.sources.yahoo import fetch_yahoo_prices
 
-    paths = app_paths(cfg)
+    paths = cfg.paths()
 
     def load(portfolio: Any) -> Any:
         symbols = portfolio.underlyings()
