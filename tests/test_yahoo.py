@@ -313,6 +313,17 @@ def test_offline_serves_the_cache_marked_stale_with_its_age(tmp_path):
     assert md.fetched_at is not None
 
 
+def test_offline_symbol_missing_from_cache_is_na_not_an_error(tmp_path):
+    cache = PriceCache(tmp_path / "prices.sqlite")
+    fetch_yahoo_prices(["SPY"], "2024-04-01", "2024-05-10", cache=cache, session=session_for(FakeYahoo()),
+                       today=date(2024, 4, 22), sleep=no_sleep)
+    md = fetch_yahoo_prices(["SPY", "TSLA"], "2024-04-01", "2024-05-10", cache=cache, offline=True,
+                            today=date(2024, 4, 22), sleep=no_sleep)
+    assert md.symbols == ["SPY"]
+    assert md.notes == ("TSLA (Yahoo TSLA): n/a: offline: no cached prices between 2024-04-01 and 2024-05-10",)
+    assert md.series_notes["TSLA"].startswith("n/a: yfinance TSLA: offline")
+
+
 def test_offline_without_cache_says_what_to_do(tmp_path):
     with pytest.raises(PriceFetchError) as info:
         fetch_yahoo_prices(["SPY", "BRK.B"], "2024-04-01", "2024-05-10", cache=None, offline=True,
