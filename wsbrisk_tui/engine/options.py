@@ -129,19 +129,30 @@ def bsm_value_unchecked(S: np.ndarray, K: np.ndarray, T: np.ndarray, r: np.ndarr
                         q: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> np.ndarray:
     """:func:`bsm_price` on float arrays that already broadcast, ``w`` = +1/-1; no validation.
 
-    The hot path of full revaluation (millions of values per refresh); same formula and limits.
+    The hot path of full revaluation (millions of values per refresh): same formula and limits,
+    written to keep per-option terms (``sqrt(T)``, ``K e^{-rT}``) at the options' shape and to work
+    in place on the (scenarios x options) arrays.
     """
-    live = (T > 0) & (sigma > 0)
     t = np.maximum(T, 0.0)
-    vol_sqrt_t = np.where(live, sigma * np.sqrt(np.where(live, t, 1.0)), 1.0)
-    disc_s = S * np.exp(-q * t)
+    vol_sqrt_t = sigma * np.sqrt(t)
     disc_k = K * np.exp(-r * t)
+    disc_s = S * np.exp(-q * t)
+    # live <=> T > 0 and sigma > 0; elsewhere the sigma -> 0 / T -> 0 limit applies
+    live = vol_sqrt_t > 0
+    all_live = bool(np.all(live))
+    safe_vst = vol_sqrt_t if all_live else np.where(live, vol_sqrt_t, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # ln(F/K) / (sigma sqrt t) + sigma sqrt t / 2 with F = S e^{(r-q)t}
-        d1 = np.log(disc_s / disc_k) / vol_sqrt_t + 0.5 * vol_sqrt_t
-    d2 = d1 - vol_sqrt_t
-    value = w * (disc_s * ndtr(w * d1) - disc_k * ndtr(w * d2))
-    # sigma -> 0: the forward is certain; T -> 0: intrinsic (the same formula at t = 0)
+        # d1 = ln(F/K) / (sigma sqrt t) + sigma sqrt t / 2 with F = S e^{(r-q)t}
+        d1 = np.log(disc_s / disc_k) / safe_vst  # not in place: this fixes the full broadcast shape
+    d1 += 0.5 * safe_vst
+    d2 = d1 - safe_vst
+    d1 *= w
+    d2 *= w
+    value = disc_s * ndtr(d1)
+    value -= disc_k * ndtr(d2)
+    value *= w
+    if all_live:
+        return value
     degenerate = np.maximum(w * (disc_s - disc_k), 0.0)
     return np.where(live, value, degenerate)
 
