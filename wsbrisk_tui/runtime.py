@@ -214,7 +214,9 @@ def _yahoo_market_loader(cfg: Any, offline: bool, env: dict[str, str]) -> Callab
         market = fetch_yahoo_prices(symbols, start, today, cache=cache, offline=offline,
                                     timeout=cfg.sources.yfinance_timeout_seconds,
                                     symbol_map=dict(cfg.symbols),
-                                    stale_after_days=cfg.sources.stale_after_days)
+                                    stale_after_days=cfg.sources.stale_after_days,
+                                    crypto=[p.underlying for p in portfolio.positions
+                                            if p.asset_class == "crypto"])
         return _with_rate(market, cfg, offline=offline, env=env)
 
     return load

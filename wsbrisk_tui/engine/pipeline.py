@@ -59,9 +59,18 @@ class AlignedHistory:
     limited_by: str | None  # the series that starts latest, when it shortens the history
 
 
+def risk_panel(market: MarketData) -> Any:
+    """The price panel risk reads: ``market.prices`` plus the VIX level as a ``VIX`` column
+    (the implied-volatility proxy for option revaluation), aligned on the price dates."""
+    prices = market.prices
+    if VOL_FACTOR not in prices.columns and market.vix is not None:
+        prices = prices.assign(**{VOL_FACTOR: market.vix.reindex(prices.index)})
+    return prices
+
+
 def align_history(market: MarketData, symbols: list[str], max_rows: int | None = None) -> AlignedHistory:
-    """Common-date prices for ``symbols`` (all must be columns of ``market.prices``)."""
-    frame = market.prices[symbols]
+    """Common-date prices for ``symbols`` (columns of :func:`risk_panel`)."""
+    frame = risk_panel(market)[symbols]
     starts = {s: frame[s].first_valid_index() for s in symbols}
     start = max((v for v in starts.values() if v is not None), default=None)
     limited_by = None
@@ -204,7 +213,7 @@ def _run_risk(portfolio: Portfolio, market: MarketData, valued: ValuedBook, sett
                      % (len(included), len(portfolio.positions), "; ".join(excluded)))
     needs_vol = option_context is not None and any(portfolio.positions[i].option is not None for i in included)
     series = list(assets)
-    if needs_vol and VOL_FACTOR in market.prices.columns:
+    if needs_vol and VOL_FACTOR in risk_panel(market).columns:
         series.append(VOL_FACTOR)
     elif needs_vol:
         notes.append("no VIX series: option revaluation holds implied volatility fixed")
