@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from wsbrisk_tui.engine.model import OptionContract, Portfolio, Position, Rate, Status
+from wsbrisk_tui.engine.model import OptionContract, Portfolio, Rate, Status
 from wsbrisk_tui.engine.options import (
     CRR_STEPS,
     DAYS_PER_YEAR,
@@ -410,18 +410,13 @@ def _price_pending(pending: list[dict[str, Any]], vix: float | None, steps: int)
             else:
                 mark_reason[i] = reasons[j]
 
-    out: list[OptionAnalytics] = []
+    have_vix = vix is not None and bool(np.isfinite(vix)) and vix > 0
     for i, p in enumerate(pending):
-        if iv_source[i] is not None:
-            continue
-        und = p["contract"].underlying
-        why = f"mark unusable: {mark_reason[i]}" if mark_reason[i] else "no mark"
-        if vix is None or not np.isfinite(vix) or vix <= 0:
-            iv_note[i] = None
-            continue
-        iv[i], how = vix_proxy_vol(und, vix)
-        iv_source[i] = IV_VIX_PROXY
-        iv_note[i] = f"{why}; vol = {how}"
+        if iv_source[i] is None and have_vix:
+            why = f"mark unusable: {mark_reason[i]}" if mark_reason[i] else "no mark"
+            iv[i], how = vix_proxy_vol(p["contract"].underlying, float(vix))
+            iv_source[i] = IV_VIX_PROXY
+            iv_note[i] = f"{why}; vol = {how}"
 
     ok = np.array([s is not None for s in iv_source])
     greeks: dict[str, np.ndarray] = {k: np.full(len(pending), np.nan)
@@ -436,6 +431,7 @@ def _price_pending(pending: list[dict[str, Any]], vix: float | None, steps: int)
             greeks[k][m] = g[k]
     price_bsm = np.where(ok, bsm_price(S, K, T, r, q, np.where(ok, iv, 0.2), w), np.nan)
 
+    out: list[OptionAnalytics] = []
     for i, p in enumerate(pending):
         fields = {k: p[k] for k in ("position_index", "symbol", "origin", "contract", "qty", "dte", "style",
                                     "rate", "spot", "T_years", "q", "mark", "div_amount", "div_time_years")}
@@ -559,9 +555,9 @@ def book_exposures(portfolio: Portfolio, options: tuple[OptionAnalytics, ...], s
         for k in total:
             if acc.get(k) is not None:
                 total[k] += acc[k]
+        acc["complete"] = spot is not None and not acc["excluded"]
         if acc["excluded"]:
             total_reasons.append(f"{und}: {len(acc['excluded'])} option(s) not priced")
-    total["delta_dollars_net"] = total.pop("delta_dollars")
     if spy is None:
         total["spy_equiv_shares"] = None
         total_reasons.append(f"no {BENCHMARK} price: beta-weighted delta n/a")

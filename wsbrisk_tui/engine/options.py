@@ -170,8 +170,8 @@ def bsm_greeks(S: Any, K: Any, T: Any, r: Any, q: Any, sigma: Any, right: Any) -
       - w r K e^{-rT} N(w d2)] / 365``: $ per calendar day (value change as one day passes);
     * ``rho = w K T e^{-rT} N(w d2) / 100``: $ per 1 percentage point of ``r``.
 
-    At ``T <= 0`` delta is the intrinsic's slope (1 in the money, 0 otherwise, 0.5 at the money is
-    not used: at-the-money counts as out) and the other Greeks are 0. At ``sigma <= 0`` the Greeks
+    At ``T <= 0`` delta is the slope of the intrinsic value (``w`` in the money, 0 otherwise,
+    at the money included) and the other Greeks are 0. At ``sigma <= 0`` the Greeks
     are those of the discounted forward intrinsic (gamma and vega 0).
     """
     w = right_sign(right)
