@@ -104,7 +104,7 @@ def test_no_mark_and_no_vix_is_na_with_reason_and_excluded_from_exposures():
     assert a.status == "n/a" and a.iv is None and a.delta is None
     assert a.reason == "no mark and no VIX level for a proxy vol"
     row = next(r for r in book.exposures["by_underlying"] if r["underlying"] == "TSLA")
-    assert row["n_options"] == 0 and row["excluded"] == [f"{a.symbol}: {a.reason}"]
+    assert row["n_options"] == 0 and row["excluded"] == [f"{a.symbol}: {a.reason}"] and row["complete"] is False
     assert book.exposures["total"]["complete"] is False
 
 
