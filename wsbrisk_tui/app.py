@@ -1,0 +1,483 @@
+"""The dashboard: layout, bindings, and the wiring from the engine thread to the panes.
+
+Data flow (DESIGN.md sections 3 and 7)::
+
+    EngineWorker thread --compute(seq)--> RiskSnapshot | EngineFailure
+        --> LatestSlot (newest only; older unconsumed values are dropped and counted)
+        --> SnapshotReady / EngineFailed message (posted only when the slot was empty)
+        --> UI thread takes the newest value and hands it to the panes
+
+Panes render only when displayed; a hidden pane renders on activation if the stored snapshot
+is newer than what it last showed. Tables are updated in place by row key.
+
+Layout: below 140 columns every pane is a tab (keys 1-7). From 140 columns an overview shows
+Positions and the VaR ladder side by side above the tabs for the other panes; keys 1 and 2 then
+focus the overview panes. The status bar is always on top, the key line at the bottom.
+
+:func:`create_app` is the one factory used by the ``tui`` and ``snapshot`` commands, the tests
+and the benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import TabbedContent, TabPane
+
+from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.engine.worker import EngineFailure, EngineWorker, LatestSlot, Published
+from wsbrisk_tui.themes.builtin import COLOURLESS, THEMES, theme_name
+from wsbrisk_tui.widgets.alerts import AcknowledgeAlert, AlertsPane
+from wsbrisk_tui.widgets.correlation import CorrelationPane
+from wsbrisk_tui.widgets.help import HelpScreen
+from wsbrisk_tui.widgets.history import HistoryPane
+from wsbrisk_tui.widgets.info import InfoPane
+from wsbrisk_tui.widgets.keybar import KeyBar
+from wsbrisk_tui.widgets.palette import Palette
+from wsbrisk_tui.widgets.pane import UNITS, SnapshotPane, ViewState
+from wsbrisk_tui.widgets.positions import PositionsPane
+from wsbrisk_tui.widgets.status import StatusBar, StatusState
+from wsbrisk_tui.widgets.stress import StressPane
+from wsbrisk_tui.widgets.var_ladder import VarLadderPane, horizons_of
+
+#: Pane classes in key order (1-7).
+PANE_CLASSES: tuple[type[SnapshotPane], ...] = (
+    PositionsPane, VarLadderPane, StressPane, CorrelationPane, AlertsPane, HistoryPane, InfoPane)
+PANE_NAMES: tuple[str, ...] = tuple(c.PANE for c in PANE_CLASSES)
+#: Panes shown side by side in the overview on wide terminals.
+OVERVIEW_PANES: tuple[str, ...] = ("positions", "var")
+#: Terminal width (columns) from which the overview is shown.
+WIDE_COLUMNS = 140
+#: Refresh interval steps for ``+``/``-`` (seconds).
+INTERVAL_STEPS: tuple[float, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900)
+
+
+class SnapshotReady(Message):
+    """A new snapshot is waiting in the app's slot (posted from the engine thread)."""
+
+    def __init__(self, snapshot: RiskSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class EngineFailed(Message):
+    """A refresh failed; the last good snapshot stays on screen, marked stale."""
+
+    def __init__(self, failure: EngineFailure) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+def _pane_bindings() -> list[Binding]:
+    return [Binding(str(i), f"show_pane('{name}')", f"Show {cls.LABEL}", show=False, id=f"pane.{name}")
+            for i, (name, cls) in enumerate(zip(PANE_NAMES, PANE_CLASSES), start=1)]
+
+
+class RiskDeskApp(App[None]):
+    """The wsbrisk-tui dashboard. Build it with :func:`create_app` or directly for tests."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "wsbrisk-tui"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("p", "toggle_pause", "Pause", id="pause"),
+        Binding("r", "refresh_now", "Refresh", id="refresh"),
+        Binding("s", "save_snapshot", "Save text", id="save"),
+        Binding("t", "next_theme", "Next theme", show=False, id="theme"),
+        Binding("plus,equals_sign", "change_interval(1)", "Longer refresh interval", show=False, id="interval.up"),
+        Binding("minus", "change_interval(-1)", "Shorter refresh interval", show=False, id="interval.down"),
+        Binding("right_square_bracket", "change_horizon(1)", "Next VaR horizon", show=False, id="horizon.next"),
+        Binding("left_square_bracket", "change_horizon(-1)", "Previous VaR horizon", show=False,
+                id="horizon.previous"),
+        Binding("percent_sign", "toggle_units", "Currency / % of NAV", show=False, id="units"),
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="pane.next"),
+        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True, id="pane.previous"),
+        *_pane_bindings(),
+    ]
+
+    def __init__(
+        self,
+        compute: Callable[[int], RiskSnapshot],
+        *,
+        refresh_seconds: float = 60.0,
+        theme: str = "default",
+        keymap: dict[str, str] | None = None,
+        snapshot_dir: Path | None = None,
+        model_risk_factor: float = 2.0,
+        mode: str = "DEMO",
+        now: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        start_engine: bool = True,
+        initial_pane: str = "positions",
+        ack_handler: Callable[[str], None] | None = None,
+        on_first_render: Callable[[RiskSnapshot], None] | None = None,
+    ) -> None:
+        super().__init__()
+        if initial_pane not in PANE_NAMES:
+            raise ValueError(f"unknown pane {initial_pane!r}: use one of {', '.join(PANE_NAMES)}")
+        # Animations cost bandwidth over SSH: off unless the user asks via TEXTUAL_ANIMATIONS.
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
+        for t in THEMES:
+            self.register_theme(t)
+        self._compute = compute
+        self._refresh_seconds = float(refresh_seconds)
+        self._config_keymap = dict(keymap or {})
+        self.snapshot_dir = snapshot_dir
+        self.mode = mode
+        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._monotonic = monotonic
+        self._start_engine = start_engine
+        self.initial_pane = initial_pane
+        self._ack_handler = ack_handler
+        self._on_first_render = on_first_render
+        self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
+        self._failures: LatestSlot[EngineFailure] = LatestSlot()
+        self._engine_closed = False
+        self.worker: EngineWorker | None = None
+        #: The snapshot on screen (the newest good one).
+        self.snapshot: RiskSnapshot | None = None
+        #: The newest failure newer than :attr:`snapshot`, if any.
+        self.failure: EngineFailure | None = None
+        #: Sequence numbers rendered, in order (tests assert conflation on this).
+        self.rendered_seqs: list[int] = []
+        #: Alert ids acknowledged in this session, in order.
+        self.acknowledged: list[str] = []
+        self.wide = False
+        self.theme = theme_name(theme, no_color=self.no_color)
+        self.view = ViewState(palette=self._palette_for(self.theme), model_risk_factor=model_risk_factor)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="overview"):
+            yield PositionsPane(id="ov-positions")
+            yield VarLadderPane(id="ov-var")
+        with TabbedContent(id="tabs", initial=self.initial_pane):
+            for i, cls in enumerate(PANE_CLASSES, start=1):
+                with TabPane(f"{i} {cls.LABEL}", id=cls.PANE):
+                    yield cls(id=f"{cls.PANE}-pane")
+        yield KeyBar(id="keys")
+
+    def on_mount(self) -> None:
+        if self._config_keymap:
+            self.set_keymap(self._config_keymap)
+        self._apply_layout(self.size.width)
+        self._focus_pane(self.initial_pane)
+        self.update_status()
+        self.set_interval(1.0, self.update_status)
+        if self._start_engine:
+            self.start_engine()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width)
+
+    def _apply_layout(self, width: int) -> None:
+        wide = width >= WIDE_COLUMNS
+        if wide == self.wide and self.is_mounted and getattr(self, "_layout_done", False):
+            return
+        self._layout_done = True
+        self.wide = wide
+        tabs = self.query_one("#tabs", TabbedContent)
+        self.query_one("#overview").display = wide
+        self.set_class(wide, "-wide")
+        if wide:
+            if tabs.active in OVERVIEW_PANES:
+                tabs.active = "stress"
+            for name in OVERVIEW_PANES:
+                tabs.hide_tab(name)
+        else:
+            for name in OVERVIEW_PANES:
+                tabs.show_tab(name)
+        self._show_everywhere()
+
+    def pane(self, name: str) -> SnapshotPane:
+        """The instance of pane ``name`` the user sees in the current layout."""
+        if self.wide and name in OVERVIEW_PANES:
+            return self.query_one(f"#ov-{name}", SnapshotPane)
+        return self.query_one(f"#{name}-pane", SnapshotPane)
+
+    def all_panes(self) -> list[SnapshotPane]:
+        return list(self.query(SnapshotPane))
+
+    @property
+    def current_pane(self) -> str:
+        """The pane holding focus, else the active tab."""
+        node = self.focused
+        while node is not None:
+            if isinstance(node, SnapshotPane):
+                return node.PANE
+            node = node.parent  # type: ignore[assignment]
+        return self.query_one("#tabs", TabbedContent).active
+
+    def _focus_pane(self, name: str) -> None:
+        if not (self.wide and name in OVERVIEW_PANES):
+            self.query_one("#tabs", TabbedContent).active = name
+        pane = self.pane(name)
+        pane.refresh_view()
+        target = pane.focus_target()
+        target.focus()
+        # The tab switch updates display on the next refresh; focus again once it is visible.
+        self.call_after_refresh(target.focus)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane is not None:
+            for pane in event.pane.query(SnapshotPane):
+                pane.refresh_view()
+
+    # -- engine ------------------------------------------------------------------------------
+
+    def start_engine(self) -> EngineWorker:
+        self.worker = EngineWorker(self._compute, self._refresh_seconds, self._publish,
+                                   clock=self._monotonic)
+        self.worker.start()
+        return self.worker
+
+    def _publish(self, item: Published) -> None:
+        """Engine thread: keep the newest value, wake the UI only if it was not already woken."""
+        if self._engine_closed:
+            return
+        if isinstance(item, EngineFailure):
+            wake, message = self._failures.put(item), EngineFailed(item)
+        else:
+            wake, message = self._snapshots.put(item), SnapshotReady(item)
+        if wake:
+            try:
+                self.post_message(message)
+            except RuntimeError:
+                # The event loop closed between the check above and the post (the app is
+                # exiting): nobody is left to show the result.
+                self._engine_closed = True
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._consume()
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        self._consume()
+
+    def _consume(self) -> None:
+        snapshot = self._snapshots.take()
+        failure = self._failures.take()
+        if snapshot is not None and (self.snapshot is None or snapshot.meta.seq > self.snapshot.meta.seq):
+            first = self.snapshot is None
+            self.snapshot = snapshot
+            if self.failure is not None and self.failure.seq < snapshot.meta.seq:
+                self.failure = None
+            self.rendered_seqs.append(snapshot.meta.seq)
+            self._show_everywhere()
+            if first and self._on_first_render is not None:
+                self.call_after_refresh(self._on_first_render, snapshot)
+        if failure is not None and (self.snapshot is None or failure.seq > self.snapshot.meta.seq):
+            self.failure = failure
+        self.update_status()
+
+    def inject(self, item: Published) -> None:
+        """Hand a result to the UI as the engine would (UI thread; tests and replay)."""
+        self._publish(item)
+
+    @property
+    def is_stale(self) -> bool:
+        """True when the snapshot on screen is stale (data marked stale, or a newer refresh failed)."""
+        if self.snapshot is None:
+            return False
+        return self.snapshot.meta.stale or self.failure is not None
+
+    def _show_everywhere(self) -> None:
+        if self.snapshot is None:
+            return
+        with self.batch_update():
+            for pane in self.all_panes():
+                pane.show(self.snapshot, self.view)
+
+    def update_status(self) -> None:
+        worker = self.worker
+        state = StatusState(
+            snapshot=self.snapshot,
+            failure=self.failure,
+            paused=worker.paused if worker else False,
+            computing=worker.computing if worker else False,
+            next_refresh_in=worker.next_refresh_in() if worker else None,
+            interval_s=worker.interval_s if worker else self._refresh_seconds,
+            now=self._now(),
+            mode=self.mode,
+            dropped=self._snapshots.dropped,
+        )
+        # query, not query_one: during shutdown the bar may already be gone.
+        for bar in self.query(StatusBar):
+            bar.show(state, self.view.palette)
+
+    def on_unmount(self) -> None:
+        self._engine_closed = True
+        if self.worker is not None:
+            # Do not wait for a long compute: the thread is a daemon and its result is ignored.
+            self.worker.stop(timeout=0.2)
+
+    # -- theme and view ----------------------------------------------------------------------
+
+    def _palette_for(self, theme: str) -> Palette:
+        colour = theme not in COLOURLESS and not self.no_color
+        return Palette.from_theme(self.get_theme(theme) or THEMES[0], colour=colour)
+
+    def watch_theme(self, theme: str) -> None:
+        if not hasattr(self, "view"):
+            return  # called from __init__ before the view exists
+        self.view = replace(self.view, palette=self._palette_for(theme))
+        if self.is_mounted:
+            self._show_everywhere()
+            self.update_status()
+
+    def action_next_theme(self) -> None:
+        names = [t.name for t in THEMES]
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_change_horizon(self, step: int) -> None:
+        horizons = horizons_of(self.snapshot) if self.snapshot is not None else [1, 5, 10]
+        if not horizons:
+            return
+        i = horizons.index(self.view.horizon_days) if self.view.horizon_days in horizons else 0
+        self.view = replace(self.view, horizon_days=horizons[(i + step) % len(horizons)])
+        self._show_everywhere()
+
+    def action_toggle_units(self) -> None:
+        self.view = replace(self.view, units=UNITS[(UNITS.index(self.view.units) + 1) % len(UNITS)])
+        self._show_everywhere()
+
+    # -- navigation --------------------------------------------------------------------------
+
+    def action_show_pane(self, name: str) -> None:
+        self._focus_pane(name)
+
+    def action_next_pane(self) -> None:
+        i = PANE_NAMES.index(self.current_pane)
+        self._focus_pane(PANE_NAMES[(i + 1) % len(PANE_NAMES)])
+
+    def action_previous_pane(self) -> None:
+        i = PANE_NAMES.index(self.current_pane)
+        self._focus_pane(PANE_NAMES[(i - 1) % len(PANE_NAMES)])
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self, self.screen))
+
+    # -- refresh control ---------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        if self.worker is None:
+            return
+        paused = self.worker.toggle_pause()
+        self.notify("paused: press p to resume" if paused else "resumed", timeout=2)
+        self.update_status()
+
+    def action_refresh_now(self) -> None:
+        if self.worker is None:
+            return
+        self.worker.refresh_now()
+        self.update_status()
+
+    def action_change_interval(self, step: int) -> None:
+        if self.worker is None:
+            return
+        current = self.worker.interval_s
+        if step > 0:
+            new = next((s for s in INTERVAL_STEPS if s > current + 1e-9), INTERVAL_STEPS[-1])
+        else:
+            new = next((s for s in reversed(INTERVAL_STEPS) if s < current - 1e-9), INTERVAL_STEPS[0])
+        self.worker.set_interval(new)
+        self.notify(f"refresh every {new:g}s", timeout=2)
+        self.update_status()
+
+    # -- snapshot, alerts --------------------------------------------------------------------
+
+    def action_save_snapshot(self) -> Path | None:
+        from wsbrisk_tui.textexport import screen_text
+
+        if self.snapshot_dir is None:
+            self.notify("no snapshot folder configured (general.snapshot_dir)", severity="error")
+            return None
+        path = Path(self.snapshot_dir) / f"wsbrisk-{self._now():%Y%m%d-%H%M%S}.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(screen_text(self), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"could not save the snapshot: {exc}", severity="error", timeout=8)
+            return None
+        self.notify(f"saved {path}", timeout=6)
+        return path
+
+    def on_acknowledge_alert(self, message: AcknowledgeAlert) -> None:
+        self.acknowledged.append(message.alert_id)
+        if self._ack_handler is not None:
+            self._ack_handler(message.alert_id)
+            self.notify(f"alert {message.alert_id} acknowledged", timeout=3)
+        else:
+            self.notify(f"alert {message.alert_id} acknowledged for this session only "
+                        "(no alert store attached)", severity="warning", timeout=5)
+
+    # -- command palette ---------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        keys = {ab.binding.id: key for key, ab in screen.active_bindings.items() if ab.binding.id}
+        for b in self.BINDINGS:
+            if not isinstance(b, Binding) or not b.id or b.action in ("quit", "help"):
+                continue
+            key = keys.get(b.id)
+            hint = f" (key: {self.get_key_display(b.with_key(key))})" if key else ""
+            yield SystemCommand(b.description, f"{b.description}{hint}", partial(self.run_action, b.action))
+
+
+def binding_ids() -> list[str]:
+    """Every binding id a ``[keymap]`` may remap (app and panes)."""
+    from wsbrisk_tui.widgets.detail import DetailScreen
+    from wsbrisk_tui.widgets.table import RiskTable
+
+    ids: list[str] = []
+    for owner in (RiskDeskApp, PositionsPane, AlertsPane, RiskTable, DetailScreen):
+        ids += [b.id for b in owner.BINDINGS if isinstance(b, Binding) and b.id]
+    return ids
+
+
+def create_app(runtime: Any, *, start_engine: bool = True, initial_pane: str = "positions",
+               now: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic,
+               theme: str | None = None, refresh_seconds: float | None = None,
+               on_first_render: Callable[[RiskSnapshot], None] | None = None,
+               ) -> RiskDeskApp:
+    """The dashboard for a :class:`wsbrisk_tui.runtime.Runtime` (its config, mode and compute).
+
+    ``theme`` (a config name) and ``refresh_seconds`` override the config (``--theme``,
+    ``--refresh``)."""
+    from wsbrisk_tui.config import AppPaths
+
+    cfg = runtime.config
+    return RiskDeskApp(
+        runtime.compute,
+        refresh_seconds=refresh_seconds or cfg.general.refresh_seconds,
+        theme=theme or cfg.general.theme,
+        keymap=dict(cfg.keymap),
+        snapshot_dir=AppPaths.resolve(cfg).snapshot_dir,
+        model_risk_factor=cfg.risk.model_risk_factor,
+        mode=runtime.mode,
+        now=now or runtime.clock,
+        monotonic=monotonic,
+        start_engine=start_engine,
+        initial_pane=initial_pane,
+        ack_handler=getattr(runtime, "acknowledge_alert", None),
+        on_first_render=on_first_render,
+    )

@@ -1,0 +1,134 @@
+"""Correlation matrix: symbols on both axes, cells shaded by correlation; Enter shows the pair.
+
+Reads ``snapshot.sections["correlation"]``::
+
+    {"method", "symbols": [...], "matrix": [[...]], "average", "breakdown": bool,
+     "top_pairs": [{"a", "b", "corr"}]}
+
+Positive correlation shades towards the loss colour (it concentrates risk), negative towards the
+gain colour (it hedges); the sign is always printed, so the meaning survives without colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from wsbrisk_tui import fmt
+from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.widgets.detail import DetailScreen
+from wsbrisk_tui.widgets.palette import Cell, na_cell
+from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
+from wsbrisk_tui.widgets.table import RiskTable
+
+
+def valid_matrix(data: Any) -> tuple[list[str], list[list[float | None]]] | None:
+    """(symbols, square matrix) if the section has the documented shape, else None."""
+    if not isinstance(data, dict):
+        return None
+    symbols, matrix = data.get("symbols"), data.get("matrix")
+    if not isinstance(symbols, list) or not isinstance(matrix, list) or len(matrix) != len(symbols):
+        return None
+    rows = []
+    for row in matrix:
+        if not isinstance(row, list) or len(row) != len(symbols):
+            return None
+        rows.append([as_float(v) for v in row])
+    return [str(s) for s in symbols], rows
+
+
+class PairDetail(DetailScreen):
+    def __init__(self, a: str, b: str, corr: float | None, method: str, data: dict[str, Any]) -> None:
+        lines = [f"{a} x {b}", "", f"correlation  {fmt.num(corr, 3)}  ({method})"]
+        avg = as_float(data.get("average"))
+        lines.append(f"book average {fmt.num(avg, 3)}")
+        if data.get("breakdown") is True:
+            lines.append("BREAKDOWN: correlations have shifted from their long-run level")
+        top = data.get("top_pairs")
+        if isinstance(top, list) and top:
+            lines += ["", "most correlated pairs"]
+            for t in top:
+                if isinstance(t, dict):
+                    lines.append(f"  {t.get('a')} x {t.get('b')}  {fmt.num(as_float(t.get('corr')), 3)}")
+        super().__init__(f"Correlation: {a} x {b}", Text("\n".join(lines)))
+
+
+class CorrelationPane(SnapshotPane):
+    PANE = "correlation"
+    LABEL = "Correlation"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._symbols: list[str] = []
+        self._matrix: list[list[float | None]] = []
+        self._data: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("Correlation", classes="pane-title", markup=False)
+        yield RiskTable(cursor_type="cell", id=f"{self.id}-table" if self.id else None)
+        yield Static("", classes="pane-note", markup=False)
+
+    @property
+    def table(self) -> RiskTable:
+        return self.query_one(RiskTable)
+
+    def focus_target(self) -> Widget:
+        return self.table
+
+    def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
+        note = self.query_one(".pane-note", Static)
+        data, reason = section(snapshot, "correlation")
+        parsed = valid_matrix(data) if data is not None else None
+        if parsed is None:
+            self.title_widget().update("Correlation")
+            self.table.display = False
+            note.update(f"{fmt.NA}: {reason}" if data is None
+                        else f"{fmt.NA}: the correlation section has an unexpected shape")
+            note.display = True
+            self._symbols, self._matrix = [], []
+            return
+        symbols, matrix = parsed
+        self._symbols, self._matrix, self._data = symbols, matrix, data
+        p = view.palette
+        method = str(data.get("method", "?"))
+        table = self.table
+        table.display = True
+        table.show_row_labels = True
+        table.set_columns([(f"c:{s}", s) for s in symbols])
+        rows = []
+        for sym, row in zip(symbols, matrix):
+            cells: list[object] = []
+            for other, v in zip(symbols, row):
+                if v is None:
+                    cells.append(na_cell(p))
+                elif other == sym:
+                    cells.append(Cell(f"{v:+.2f}", p.muted, sort=v))
+                else:
+                    # High positive correlation concentrates risk: shade it like a loss.
+                    cells.append(Cell(f"{v:+.2f}", p.heat(-v), sort=v))
+            rows.append((f"r:{sym}", cells))
+        table.sync(rows, labels={f"r:{s}": s for s in symbols})
+        avg = as_float(data.get("average"))
+        breakdown = "  ·  BREAKDOWN" if data.get("breakdown") is True else ""
+        self.title_widget().update(f"Correlation  {method}  ·  average {fmt.num(avg, 2)}{breakdown}  (Enter: pair)")
+        top = data.get("top_pairs")
+        pairs = [f"{t.get('a')}/{t.get('b')} {fmt.num(as_float(t.get('corr')), 2)}"
+                 for t in top if isinstance(t, dict)] if isinstance(top, list) else []
+        note.update(("top pairs: " + ", ".join(pairs)) if pairs else "")
+        note.display = bool(pairs)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        row = event.coordinate.row
+        col = event.coordinate.column
+        if not (0 <= row < len(self._symbols) and 0 <= col < len(self._symbols)):
+            return
+        a = str(event.cell_key.row_key.value)[2:]
+        b = str(event.cell_key.column_key.value)[2:]
+        i, j = self._symbols.index(a), self._symbols.index(b)
+        self.app.push_screen(PairDetail(a, b, self._matrix[i][j], str(self._data.get("method", "?")),
+                                        self._data))

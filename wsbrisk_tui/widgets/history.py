@@ -1,0 +1,106 @@
+"""History pane: sparklines of NAV, 99% VaR and 99% ES from the recorded snapshots.
+
+Reads ``snapshot.sections["history"]``: ``{"nav": [[iso_time, value], ...], "var99": [...],
+"es99": [...]}``. Without it the pane says "no history yet" and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from wsbrisk_tui import fmt
+from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
+
+SERIES: tuple[tuple[str, str], ...] = (("nav", "NAV"), ("var99", "VaR 99% 1-day"), ("es99", "ES 99% 1-day"))
+
+
+def parse_series(raw: Any) -> tuple[list[str], list[float | None]] | None:
+    """(times, values) from ``[[iso_time, value], ...]``; None if the shape is unexpected."""
+    if not isinstance(raw, list):
+        return None
+    times, values = [], []
+    for point in raw:
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            return None
+        times.append(str(point[0]))
+        values.append(as_float(point[1]))
+    return times, values
+
+
+class HistoryPane(SnapshotPane):
+    PANE = "history"
+    LABEL = "History"
+
+    DEFAULT_CSS = """
+    HistoryPane .series-label { height: 1; margin-top: 1; }
+    HistoryPane Sparkline { height: 3; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("History", classes="pane-title", markup=False)
+        with VerticalScroll(can_focus=True, id=f"{self.id}-scroll" if self.id else None):
+            for key, _label in SERIES:
+                yield Static("", classes=f"series-label label-{key}", markup=False)
+                yield Sparkline([], classes=f"spark-{key}")
+        yield Static("", classes="pane-note", markup=False)
+
+    def focus_target(self) -> Widget:
+        return self.query_one(VerticalScroll)
+
+    def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
+        p = view.palette
+        note = self.query_one(".pane-note", Static)
+        data, reason = section(snapshot, "history")
+        scroll = self.query_one(VerticalScroll)
+        if data is None or not isinstance(data, dict):
+            scroll.display = False
+            note.update(f"no history yet: {reason}" if data is None
+                        else f"{fmt.NA}: the history section has an unexpected shape")
+            note.display = True
+            self.title_widget().update("History")
+            return
+        scroll.display = True
+        ccy = snapshot.meta.base_currency
+        notes = []
+        points = 0
+        for key, label in SERIES:
+            lab = self.query_one(f".label-{key}", Static)
+            spark = self.query_one(f".spark-{key}", Sparkline)
+            parsed = parse_series(data.get(key))
+            if parsed is None or not parsed[1]:
+                lab.update(Text(f"{label}: {fmt.NA} ({'unexpected shape' if parsed is None and key in data else 'no points yet'})",
+                                style=p.muted))
+                spark.data = []
+                spark.display = False
+                continue
+            times, values = parsed
+            present = [v for v in values if v is not None]
+            missing = len(values) - len(present)
+            points = max(points, len(values))
+            if not present:
+                lab.update(Text(f"{label}: {fmt.NA} (every point missing)", style=p.muted))
+                spark.display = False
+                continue
+            change = present[-1] - present[0]
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(f"{label:<14}", p.strong)
+            text.append(f" last {fmt.money(present[-1])} {ccy}   min {fmt.money(min(present))}   "
+                        f"max {fmt.money(max(present))}   change ")
+            text.append(f"{fmt.arrow(change)} {fmt.money(change, signed=True)}",
+                        p.signed(change) if key == "nav" else p.signed(-change))
+            text.append(f"   {times[0][:10]} .. {times[-1][:10]}", p.muted)
+            lab.update(text)
+            spark.display = True
+            spark.data = present
+            if missing:
+                notes.append(f"{label}: {missing} missing point(s) not drawn")
+        self.title_widget().update(f"History  {points} points")
+        note.update("\n".join(notes))
+        note.display = bool(notes)

@@ -1,0 +1,221 @@
+"""Positions pane: one row per holding, options decoded, sortable, VaR contribution per row."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from wsbrisk_tui import fmt
+from wsbrisk_tui.engine.model import Contribution, PositionRow, RiskSnapshot
+from wsbrisk_tui.widgets.detail import DetailScreen
+from wsbrisk_tui.widgets.palette import Cell, left, na_cell, pnl_cell
+from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float
+from wsbrisk_tui.widgets.table import RiskTable
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("symbol", "Symbol"),
+    ("type", "Type"),
+    ("qty", "Qty"),
+    ("mv", "Mkt value"),
+    ("weight", "Weight"),
+    ("pnl", "Day P&L"),
+    ("varc", "VaR contr"),
+    ("price", "Price"),
+)
+
+#: Preferred source of per-position VaR contribution: (method, confidence), first found wins.
+CONTRIBUTION_PREFERENCE: tuple[tuple[str, float], ...] = (("historical", 0.99), ("parametric", 0.99))
+
+
+def option_fields(row: PositionRow) -> dict[str, Any] | None:
+    """Underlying, expiry, strike, right, dte from ``row.option`` when it has that shape."""
+    opt = row.option
+    if not isinstance(opt, dict):
+        return None
+    right = opt.get("right") or opt.get("type") or opt.get("put_call")
+    right = str(right)[:1].upper() if right else None
+    return {"underlying": opt.get("underlying") or row.underlying or row.symbol,
+            "expiry": opt.get("expiry"), "strike": as_float(opt.get("strike")), "right": right,
+            "dte": opt.get("dte") if isinstance(opt.get("dte"), int) else None}
+
+
+def display_symbol(row: PositionRow) -> str:
+    o = option_fields(row)
+    return str(o["underlying"]) if o else row.symbol
+
+
+def short_label(row: PositionRow) -> str:
+    """A column header for a position: ``SPY 600C`` for an option, the symbol otherwise."""
+    o = option_fields(row)
+    if o and o["strike"] is not None and o["right"]:
+        return f"{o['underlying']} {o['strike']:g}{o['right']}"
+    return row.symbol
+
+
+def type_text(row: PositionRow) -> str:
+    if row.kind != "option":
+        return row.kind
+    o = option_fields(row)
+    if o is None:
+        return f"option {row.description}" if row.description != row.symbol else "option"
+    parts = [str(o["expiry"] or "?"),
+             (f"{o['strike']:g}" if o["strike"] is not None else "?") + (o["right"] or "?")]
+    if o["dte"] is not None:
+        parts.append(f"{o['dte']}d")
+    return " ".join(parts)
+
+
+def pick_contributions(snapshot: RiskSnapshot) -> tuple[str, dict[str, Contribution]]:
+    """(label, symbol -> contribution) from the preferred method with any component."""
+    for method, conf in CONTRIBUTION_PREFERENCE:
+        found = {c.symbol: c for c in snapshot.contributions
+                 if c.method == method and abs(c.confidence - conf) < 1e-9}
+        if any(c.component is not None for c in found.values()):
+            return f"{method} {fmt.confidence_label(conf)} component", found
+    return "", {}
+
+
+def row_keys(rows: tuple[PositionRow, ...]) -> list[str]:
+    seen: dict[str, int] = {}
+    keys = []
+    for r in rows:
+        n = seen.get(r.symbol, 0)
+        seen[r.symbol] = n + 1
+        keys.append(r.symbol if n == 0 else f"{r.symbol}#{n + 1}")
+    return keys
+
+
+class PositionDetail(DetailScreen):
+    """Everything the snapshot knows about one position."""
+
+    def __init__(self, row: PositionRow, contribution: Contribution | None, currency: str) -> None:
+        lines = [
+            f"symbol        {row.symbol}",
+            f"type          {type_text(row)}",
+            f"description   {row.description}",
+            f"quantity      {fmt.qty(row.qty)}",
+            f"price         {fmt.num(row.price)}  ({row.price_source})",
+            f"market value  {fmt.money(row.market_value)} {currency}",
+            f"weight        {fmt.pct(row.weight)} of NAV",
+            f"day P&L       {fmt.arrow(row.day_pnl)} {fmt.money(row.day_pnl, signed=True)}",
+            f"avg entry     {fmt.num(row.avg_entry_price)}",
+            f"unrealized    {fmt.money(row.unrealized_pnl, signed=True)}",
+            f"strategy      {row.strategy or '-'}",
+            f"origin        {row.origin or '-'}",
+        ]
+        if contribution is not None:
+            lines += [f"VaR ({contribution.method} {fmt.confidence_label(contribution.confidence)}, 1-day)",
+                      f"  component   {fmt.money(contribution.component)}",
+                      f"  marginal    {fmt.num(contribution.marginal, 4)}",
+                      f"  incremental {fmt.money(contribution.incremental)}"]
+        if isinstance(row.option, dict):
+            lines.append("option")
+            lines += [f"  {k:<12}{v}" for k, v in row.option.items()]
+        if row.status != "ok":
+            lines.append(f"n/a: {row.reason or 'no reason given'}")
+        super().__init__(f"Position {row.symbol}", Text("\n".join(lines)))
+
+
+class PositionsPane(SnapshotPane):
+    PANE = "positions"
+    LABEL = "Positions"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "sort", "Sort", id="positions.sort"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self._rows_by_key: dict[str, PositionRow] = {}
+        self._contrib: dict[str, Contribution] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("Positions", classes="pane-title", markup=False)
+        yield RiskTable(cursor_type="cell", id=f"{self.id}-table" if self.id else None)
+        yield Static("", classes="pane-note", markup=False)
+
+    @property
+    def table(self) -> RiskTable:
+        return self.query_one(RiskTable)
+
+    def focus_target(self) -> Widget:
+        return self.table
+
+    def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
+        p = view.palette
+        table = self.table
+        # Headers stay fixed (a relabel would rebuild the table and reset the cursor); the title
+        # says which column sorts.
+        table.set_columns(COLUMNS)
+        contrib_label, contrib = pick_contributions(snapshot)
+        self._contrib = contrib
+        nav = snapshot.nav
+        rows = []
+        notes = []
+        keys = row_keys(snapshot.positions)
+        self._rows_by_key = dict(zip(keys, snapshot.positions))
+        for key, r in zip(keys, snapshot.positions):
+            c = contrib.get(r.symbol)
+            comp = c.component if c is not None else None
+            if comp is None:
+                varc = na_cell(p)
+            elif view.units == "pct" and nav:
+                varc = Cell(fmt.pct(comp / nav), sort=comp)
+            else:
+                varc = Cell(fmt.money(comp), sort=comp)
+            weight_style = p.muted if r.weight is None else ""
+            symbol = display_symbol(r) + ("†" if r.status != "ok" else "")
+            rows.append((key, [
+                left(symbol, p.strong),
+                left(type_text(r)),
+                Cell(fmt.qty(r.qty), p.loss if r.qty < 0 else "", sort=r.qty),
+                Cell(fmt.money(r.market_value), sort=r.market_value),
+                Cell(fmt.pct(r.weight, 1), weight_style, sort=r.weight),
+                pnl_cell(p, r.day_pnl),
+                varc,
+                Cell(fmt.num(r.price), sort=r.price),
+            ]))
+            if r.status != "ok":
+                notes.append(f"† {r.symbol}: n/a: {r.reason or 'no reason given'}")
+        table.sync(rows)
+        if self.sort_column:
+            table.sort_by(self.sort_column, self.sort_reverse)
+        ccy = snapshot.meta.base_currency
+        title = f"Positions ({len(rows)})  {ccy}"
+        if contrib_label:
+            title += f"  ·  VaR contr: {contrib_label}, 1-day"
+        else:
+            notes.append("VaR contr: n/a: no per-position contributions in this snapshot")
+        if self.sort_column:
+            title += f"  ·  sorted by {dict(COLUMNS)[self.sort_column]} {'▼' if self.sort_reverse else '▲'}"
+        self.title_widget().update(title)
+        self.query_one(".pane-note", Static).update("\n".join(notes))
+        self.query_one(".pane-note", Static).display = bool(notes)
+
+    def action_sort(self) -> None:
+        """Sort by the column under the cursor; the same column again reverses the order."""
+        table = self.table
+        if not table.columns:
+            return
+        column = str(table.ordered_columns[table.cursor_column].key.value)
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        self.refresh_view(force=True)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        if self.snapshot is None:
+            return
+        row = self._rows_by_key.get(str(event.cell_key.row_key.value))
+        if row is not None:
+            self.app.push_screen(PositionDetail(row, self._contrib.get(row.symbol),
+                                                self.snapshot.meta.base_currency))

@@ -1,0 +1,123 @@
+"""The status bar at the top: mode banner, book, NAV, day P&L, data age, refresh state, STALE.
+
+Two lines, most important first so an 80-column terminal cuts only the least useful part:
+
+1. ``[DEMO]`` (or PAPER / LIVE / FILE / REPLAY), NAV, day P&L, the book's source;
+2. PAUSED, STALE with its reason, the engine's last error, the last compute time with its age
+   and duration, the countdown to the next refresh, the price date and source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from wsbrisk_tui import fmt
+from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.engine.worker import EngineFailure
+from wsbrisk_tui.widgets.palette import Palette
+
+
+@dataclass(frozen=True)
+class StatusState:
+    snapshot: RiskSnapshot | None
+    failure: EngineFailure | None
+    paused: bool
+    computing: bool
+    next_refresh_in: float | None
+    interval_s: float
+    now: datetime
+    mode: str
+    dropped: int = 0
+
+
+def age_text(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def banner_style(palette: Palette, mode: str) -> Style:
+    if not palette.colour:
+        return Style(reverse=True, bold=True)
+    colour = {"LIVE": palette.loss_colour, "PAPER": palette.warn_colour, "REPLAY": palette.warn_colour
+              }.get(mode, palette.gain_colour if mode == "DEMO" else None)
+    if colour is None:
+        return Style(reverse=True, bold=True)
+    return Style(bgcolor=colour.rich_color, color="black" if colour.brightness > 0.5 else "white", bold=True)
+
+
+def status_text(state: StatusState, palette: Palette) -> Text:
+    snap = state.snapshot
+    mode = snap.meta.mode if snap is not None else state.mode
+    line1 = Text(no_wrap=True, overflow="ellipsis", end="")
+    line1.append(f" {mode} ", banner_style(palette, mode))
+    line1.append(" wsbrisk-tui", palette.strong)
+    if snap is None:
+        line1.append("  waiting for the first snapshot")
+    else:
+        ccy = snap.meta.base_currency
+        line1.append(f"  NAV {fmt.money(snap.nav)} {ccy}", palette.strong)
+        line1.append("  day P&L ")
+        if snap.day_pnl is None:
+            line1.append(fmt.NA, palette.muted)
+        else:
+            line1.append(f"{fmt.arrow(snap.day_pnl)} {fmt.money(snap.day_pnl, signed=True)}",
+                         palette.signed(snap.day_pnl))
+        line1.append(f"  book: {snap.meta.portfolio_source}", palette.muted)
+
+    line2 = Text(no_wrap=True, overflow="ellipsis", end="")
+    flags = []
+    if state.paused:
+        flags.append(("PAUSED", palette.warn + Style(reverse=not palette.colour)))
+    stale_reason = None
+    if state.failure is not None and snap is not None and state.failure.seq > snap.meta.seq:
+        stale_reason = f"refresh #{state.failure.seq} failed: {state.failure.error}"
+    elif snap is not None and snap.meta.stale:
+        stale_reason = snap.meta.stale_reason or "no reason given"
+    elif state.failure is not None and snap is None:
+        stale_reason = f"refresh #{state.failure.seq} failed: {state.failure.error}"
+    if stale_reason:
+        flags.append((f"STALE: {stale_reason}", palette.loss + Style(bold=True)))
+    for text, style in flags:
+        line2.append(f" {text} ", style)
+        line2.append(" ")
+    if snap is not None:
+        age = (state.now - snap.meta.computed_at).total_seconds()
+        line2.append(f"computed {snap.meta.computed_at:%H:%M:%S} ({age_text(age)} ago) "
+                     f"in {snap.meta.compute_seconds * 1000:.0f} ms")
+    if state.computing:
+        line2.append("  · computing…", palette.accent)
+    elif state.paused:
+        line2.append("  · r: refresh now", palette.muted)
+    elif state.next_refresh_in is not None:
+        line2.append(f"  · next in {age_text(state.next_refresh_in + 0.999)} (every {state.interval_s:g}s)")
+    if snap is not None:
+        as_of = snap.meta.as_of.isoformat() if snap.meta.as_of else fmt.NA
+        line2.append(f"  · prices {as_of} ({snap.meta.market_source})", palette.muted)
+    if state.dropped:
+        line2.append(f"  · {state.dropped} skipped", palette.muted)
+    return Text("\n", end="").join([line1, line2])
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { dock: top; height: 2; background: $panel; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.state: StatusState | None = None
+
+    def show(self, state: StatusState, palette: Palette) -> None:
+        self.state = state
+        self.update(status_text(state, palette))
