@@ -321,3 +321,16 @@ def test_cache_garch_policy_refilters_new_days_and_refits_after_refit_days():
     # without labels any change re-estimates
     cache.garch(r[22:1022], "normal")
     assert cache.stats["refits"] == 4
+
+
+def test_cache_clear_keeping_garch_params_refilters():
+    r = simulate_garch(1100, seed=22)
+    labels = np.arange(1100)
+    cache = FitCache(refit_days=20)
+    cache.garch(r[:1000], "t", labels[:1000])
+    cache.clear(keep_garch_params=True)
+    assert len(cache) == 0
+    assert cache.garch(r[1:1001], "t", labels[1:1001]).refiltered
+    cache.clear()
+    assert not cache.garch(r[2:1002], "t", labels[2:1002]).refiltered
+    assert cache.stats["refits"] == 2 and cache.stats["refilters"] == 1

@@ -580,10 +580,12 @@ class FitCache:
     def __len__(self) -> int:
         return len(self._memo)
 
-    def clear(self) -> None:
-        """Forget everything (the benchmark's "every fit redone")."""
+    def clear(self, keep_garch_params: bool = False) -> None:
+        """Forget every cached value; with ``keep_garch_params`` the last GARCH estimates stay,
+        so the next :meth:`garch` call on new data refilters instead of refitting."""
         self._memo.clear()
-        self._garch_base.clear()
+        if not keep_garch_params:
+            self._garch_base.clear()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return the value cached under ``key``, computing and storing it on a miss."""
