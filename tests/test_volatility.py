@@ -334,3 +334,30 @@ def test_cache_clear_keeping_garch_params_refilters():
     cache.clear()
     assert not cache.garch(r[2:1002], "t", labels[2:1002]).refiltered
     assert cache.stats["refits"] == 2 and cache.stats["refilters"] == 1
+
+
+def test_fingerprint_depends_on_values_and_labels_only():
+    x = np.array([0.1, -0.2, 0.3])
+    dates = np.array(["2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[D]")
+    assert fingerprint(x, dates) == fingerprint(x.copy(), dates.copy())
+    assert fingerprint(x, dates).startswith("n=3;last=2024-01-04;")
+    assert fingerprint(x, dates) != fingerprint(x + 1e-12, dates)
+    assert fingerprint(x, dates) != fingerprint(x, dates + 1)
+    # text labels in object arrays hash by their text, not by object identity
+    a = np.array(["d1", "d2", "d3"], dtype=object)
+    b = np.array(["".join(["d", str(i)]) for i in (1, 2, 3)], dtype=object)
+    assert fingerprint(x, a) == fingerprint(x, b)
+
+
+def test_fit_details_are_json_ready_and_bad_horizons_raise(fit_normal):
+    import json
+
+    from wsbrisk_tui.engine.model import to_jsonable
+
+    det = json.loads(json.dumps(to_jsonable(fit_normal.details())))
+    assert det["garch_alpha"] == pytest.approx(fit_normal.alpha)
+    assert det["garch_sigma_next_pct"] == pytest.approx(math.sqrt(fit_normal.next_variance))
+    with pytest.raises(ValueError):
+        garch_var_es(fit_normal, [0.99], [0])
+    with pytest.raises(ValueError):
+        garch_var_es(fit_normal, [1.0], [1])

@@ -65,7 +65,10 @@ def fingerprint(values: np.ndarray, labels: np.ndarray | None = None) -> str:
     digest = hashlib.blake2b(arr.tobytes(), digest_size=8)
     if labels is not None and len(labels):
         lab = np.asarray(labels)
-        digest.update(np.ascontiguousarray(lab).tobytes())
+        if lab.dtype.kind in "OUS":  # hash the text, never object pointers
+            digest.update("\x1f".join(map(str, lab.tolist())).encode())
+        else:
+            digest.update(np.ascontiguousarray(lab).tobytes())
         last = str(lab[-1])
     else:
         last = str(arr.shape[0] - 1) if arr.shape[0] else "-"
