@@ -96,8 +96,51 @@ class OptionContext:
         return reval, reval.delta_exposure()
 
 
-def analyse(portfolio: Portfolio, market: MarketData) -> OptionContext:
-    """Price the book's options against ``market`` (see the module docstring)."""
+BETA_WINDOW_DAYS = 252
+BETA_BENCHMARK = "SPY"
+
+
+def betas_to_benchmark(market: MarketData, symbols: list[str], window: int = BETA_WINDOW_DAYS,
+                       benchmark: str = BETA_BENCHMARK) -> dict[str, float]:
+    """OLS beta of each symbol's daily simple returns on the benchmark's, over the last ``window``
+    common days: ``beta = cov(r_i, r_b) / var(r_b)``. Symbols without enough common history (60
+    days) are left out (the options analytics then assume 1.0 and say so)."""
+    prices = market.prices
+    if benchmark not in prices.columns:
+        return {}
+    out: dict[str, float] = {}
+    for sym in symbols:
+        if sym not in prices.columns:
+            continue
+        if sym == benchmark:
+            out[sym] = 1.0
+            continue
+        pair = prices[[sym, benchmark]].dropna().iloc[-(window + 1):].to_numpy(dtype=float)
+        if pair.shape[0] < 61:
+            continue
+        r = pair[1:] / pair[:-1] - 1.0
+        var_b = float(np.var(r[:, 1], ddof=1))
+        if var_b > 0:
+            out[sym] = float(np.cov(r[:, 0], r[:, 1], ddof=1)[0, 1] / var_b)
+    return out
+
+
+def analyse(portfolio: Portfolio, market: MarketData, cache: Any = None) -> OptionContext:
+    """Price the book's options against ``market`` (see the module docstring).
+
+    With a ``cache`` (anything with ``get_or_compute(key, fn)``, e.g. the engine's FitCache) the
+    analytics are reused while the book, spots, rate and VIX are unchanged: the CRR implied-vol
+    solve is the slow part and a refresh on unchanged inputs must not redo it.
+    """
+    if cache is not None:
+        key = ("option_support.analyse", market.as_of, market.source,
+               tuple((p.symbol, p.qty, p.price) for p in portfolio.positions),
+               _last_vix(market), market.risk_free)
+        return cache.get_or_compute(key, lambda: _analyse(portfolio, market))
+    return _analyse(portfolio, market)
+
+
+def _analyse(portfolio: Portfolio, market: MarketData) -> OptionContext:
     notes: list[str] = []
     spots: dict[str, float] = {}
     for pos in portfolio.positions:
@@ -115,7 +158,8 @@ def analyse(portfolio: Portfolio, market: MarketData) -> OptionContext:
         rate = Rate(0.0, "no risk-free rate available: 0% assumed", assumed=True)
         notes.append("no risk-free rate: option pricing assumes 0%")
     vix = _last_vix(market)
-    book = analyse_options(portfolio, spots, market.as_of, rate, vix)
+    betas = betas_to_benchmark(market, list(spots))
+    book = analyse_options(portfolio, spots, market.as_of, rate, vix, betas=betas)
     model_prices: dict[str, tuple[float, str]] = {}
     for a in book.options:
         pos = portfolio.positions[a.position_index]

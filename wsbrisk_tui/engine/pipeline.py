@@ -128,7 +128,7 @@ def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineS
     if any(p.option is not None for p in portfolio.positions):
         from wsbrisk_tui.engine import option_support
 
-        option_context = option_support.analyse(portfolio, market)
+        option_context = option_support.analyse(portfolio, market, cache)
         model_prices = option_context.model_prices
     valued = value_book(portfolio, market, model_prices=model_prices)
     notes.extend(valued.notes)
