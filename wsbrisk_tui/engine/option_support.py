@@ -69,22 +69,21 @@ class OptionContext:
             out.append(dataclasses.replace(row, option=a.to_dict()) if a is not None else row)
         return tuple(out)
 
-    def revaluer(self, positions: list, rows: list[PositionRow], series: list[str],
-                 exposure: np.ndarray) -> tuple[Any, np.ndarray]:
-        """Full-revaluation revaluer for the included ``positions`` over asset columns ``series``.
+    def revaluer(self, indices: list[int], positions: list, rows: list[PositionRow],
+                 series: list[str]) -> tuple[Any, np.ndarray]:
+        """Full-revaluation revaluer for the book's positions ``indices`` (their ``positions`` and
+        valued ``rows``, in that order) over the asset columns ``series``.
 
         Returns the revaluer and the delta-equivalent exposure matrix (explain columns only).
         """
-        included = {id(p) for p in positions}
         sub = dataclasses.replace(self.portfolio, positions=tuple(positions))
         # Linear positions revalue at the price the valuation used, options at their spot.
         spots = dict(self.spots)
         for pos, row in zip(positions, rows):
             if pos.option is None and row.price is not None:
                 spots[pos.symbol] = float(row.price)
-        # Re-index the option analytics to the sub-book's position order.
-        index_map = {i: j for j, (i, p) in enumerate(
-            (i, p) for i, p in enumerate(self.portfolio.positions) if id(p) in included)}
+        # Re-index the option analytics (by book position index) to the sub-book's order.
+        index_map = {i: j for j, i in enumerate(indices)}
         options = tuple(dataclasses.replace(a, position_index=index_map[a.position_index])
                         for a in self.book.options if a.position_index in index_map)
         sub_book = dataclasses.replace(self.book, options=options)

@@ -238,7 +238,7 @@ def _run_risk(portfolio: Portfolio, market: MarketData, valued: ValuedBook, sett
     for a, (pos, row) in enumerate(zip(positions, rows)):
         exposure[a, series.index(pos.underlying)] = float(row.market_value)
     if option_context is not None and any(p.option is not None for p in positions):
-        revalue, exposure = option_context.revaluer(positions, rows, series, exposure)
+        revalue, exposure = option_context.revaluer(included, positions, rows, series)
         linear = False
     else:
         from wsbrisk_tui.engine.inputs import linear_revaluer
