@@ -29,9 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wsbrisk_tui.engine.inputs import RiskInputs, linear_inputs  # noqa: E402
+from wsbrisk_tui.engine.var import historical  # noqa: E402
 from wsbrisk_tui.engine.volatility import (  # noqa: E402
     FitCache,
-    empirical_var_es,
     fit_garch,
     garch_rolling_forecasts,
     garch_var_es,
@@ -125,7 +125,7 @@ def bench_historical(inp: RiskInputs, repeats: int) -> None:
 
     def fast() -> None:
         pnl = inp.asset_returns @ inp.values
-        empirical_var_es(pnl, CONF)
+        historical(pnl, CONF)
 
     frame = pd.DataFrame(inp.asset_returns, columns=list(inp.assets))
     weights = pd.Series(inp.values, index=list(inp.assets))
@@ -182,7 +182,7 @@ def _mc_normal_fast(cov_chol: np.ndarray, mean: np.ndarray, values: np.ndarray, 
     returns = z @ cov_chol.T
     returns += mean
     pnl = returns @ values
-    return empirical_var_es(pnl, CONF)
+    return historical(pnl, CONF)
 
 
 def bench_monte_carlo(inp: RiskInputs, repeats: int) -> None:
@@ -197,7 +197,7 @@ def bench_monte_carlo(inp: RiskInputs, repeats: int) -> None:
     def naive() -> None:
         g = np.random.default_rng(SEED)
         pnl = [float(g.multivariate_normal(mean, cov) @ inp.values) for _ in range(naive_paths)]
-        empirical_var_es(np.asarray(pnl), CONF)
+        historical(np.asarray(pnl), CONF)
 
     naive_ms = median_ms(naive, 1, 0) * (10_000 / naive_paths)
     naive_label = (f"multivariate_normal per path in a Python loop, timed on {naive_paths:,} "

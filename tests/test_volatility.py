@@ -14,7 +14,6 @@ from scipy import integrate, stats
 from wsbrisk_tui.engine.volatility import (
     MIN_GARCH_OBS,
     FitCache,
-    empirical_var_es,
     filtered_historical,
     fingerprint,
     fit_garch,
@@ -186,18 +185,12 @@ def test_t_var_uses_standardized_t_and_es_matches_integral():
 # -------------------------------------------------------------------------------------- FHS
 
 
-def test_empirical_var_es_convention():
-    x = np.arange(1.0, 101.0) - 50.0  # -49..50
-    var, es = empirical_var_es(x, [0.95])
-    q = np.quantile(x, 0.05)  # linear interpolation
-    assert var[0] == pytest.approx(-q)
-    assert es[0] == pytest.approx(-x[x <= q].mean())
-
-
 def test_fhs_one_day_is_rescaled_standardized_residuals(fit_normal):
     out = filtered_historical(fit_normal, [0.95, 0.99], [1])
     scen = fit_normal.mu + math.sqrt(fit_normal.next_variance) * fit_normal.std_resid
-    np.testing.assert_allclose(out[1][0], -np.quantile(scen, [0.05, 0.01]), rtol=1e-12)
+    q = np.quantile(scen, [0.05, 0.01])
+    np.testing.assert_allclose(out[1][0], -q, rtol=1e-12)
+    np.testing.assert_allclose(out[1][1], [-scen[scen <= qi].mean() for qi in q], rtol=1e-12)
 
 
 def test_fhs_constant_volatility_equals_historical_and_is_deterministic():
@@ -207,7 +200,8 @@ def test_fhs_constant_volatility_equals_historical_and_is_deterministic():
     assert f.converged
     conf = [0.95, 0.99]
     fhs = filtered_historical(f, conf, [1])
-    hist_var, hist_es = empirical_var_es(r, conf)
+    q = np.quantile(r, [0.05, 0.01])
+    hist_var, hist_es = -q, np.array([-r[r <= qi].mean() for qi in q])
     # With no volatility clustering sigma_t is nearly constant, so FHS ~ historical; 5% covers
     # the spurious GARCH wiggle the fit puts on i.i.d. data.
     np.testing.assert_allclose(fhs[1][0], hist_var, rtol=0.05)
@@ -250,6 +244,9 @@ def test_rolling_refits_every_20_days_and_filters_between(rolling_data):
     # day 0: a fit on the window ending the day before (cold start, as the rolling one)
     f0 = fit_garch(r[start - window:start], "normal")
     assert roll.var_pct[0, 0] == pytest.approx(garch_var_es(f0, [0.99], [1])[1][0][0], rel=1e-9)
+    # FHS on day 0: the fit's standardized residuals scaled by sigma_{day 0}
+    scen = f0.mu + math.sqrt(f0.next_variance) * f0.std_resid
+    assert roll.fhs_var_pct[0, 0] == pytest.approx(-np.quantile(scen, 0.01), rel=1e-9)
     # day 7: parameters of day 0, variance filtered by hand over days 0..6
     s2, e = f0.last_variance, f0.last_resid
     for t in range(start, start + 8):

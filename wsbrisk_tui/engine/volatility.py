@@ -368,19 +368,13 @@ def garch_var_es(fit: GarchFit, confidences: Sequence[float],
 # --------------------------------------------------------------------------------------------
 
 
-def empirical_var_es(sample: np.ndarray, confidences: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Historical VaR/ES of a return or P&L sample (positive losses), the project's convention:
-    VaR_c = -quantile(sample, 1 - c) with NumPy's linear interpolation, ES_c = -mean of the
-    sample at or below -VaR_c."""
-    x = np.asarray(sample, dtype=float)
-    c = _check_confidences(confidences)
-    q = np.quantile(x, 1.0 - c)
-    xs = np.sort(x)
-    # xs[:k] are the values <= q; k >= 1 because q >= min(x).
-    k = np.searchsorted(xs, q, side="right")
-    csum = np.cumsum(xs)
-    es = -csum[k - 1] / k
-    return -q, es
+def _historical_1d(sample: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Historical VaR/ES (c,) of one sample, the project's convention
+    (:func:`wsbrisk_tui.engine.var.historical`: linear interpolation, ES at or below -VaR)."""
+    from wsbrisk_tui.engine.var import historical
+
+    var, es = historical(sample, c)
+    return var[0], es[0]
 
 
 def filtered_historical(fit: GarchFit, confidences: Sequence[float], horizons: Sequence[int],
@@ -393,7 +387,8 @@ def filtered_historical(fit: GarchFit, confidences: Sequence[float], horizons: S
     innovations, rescaled to today's volatility.
 
     * 1 day (exact, deterministic): scenarios r_t = mu + sigma_{T+1} z_t for every t in the sample;
-      VaR/ES by :func:`empirical_var_es` (linear interpolation; ES the mean at or below -VaR).
+      VaR/ES by :func:`wsbrisk_tui.engine.var.historical` (linear interpolation; ES the mean at
+      or below -VaR).
     * h > 1 with ``rng`` given: ``n_sims`` (default 10,000) bootstrap paths through the GARCH
       recursion: each day draws z uniformly with replacement from the sample,
       eps = sigma z, sigma^2_next = omega + alpha eps^2 + beta sigma^2, starting from sigma_{T+1};
@@ -415,14 +410,14 @@ def filtered_historical(fit: GarchFit, confidences: Sequence[float], horizons: S
     if hs and hs[0] < 1:
         raise ValueError("horizons must be >= 1")
     if 1 in hs:
-        out[1] = empirical_var_es(fit.mu + math.sqrt(s1) * z, c)
+        out[1] = _historical_1d(fit.mu + math.sqrt(s1) * z, c)
     multi = [h for h in hs if h > 1]
     if not multi:
         return out
     if rng is None:
         cum_var = np.cumsum(variance_path(fit, multi[-1]))
         for h in multi:
-            out[h] = empirical_var_es(fit.mu * h + math.sqrt(cum_var[h - 1]) * z, c)
+            out[h] = _historical_1d(fit.mu * h + math.sqrt(cum_var[h - 1]) * z, c)
         return out
     n = FHS_DEFAULT_SIMS if n_sims is None else int(n_sims)
     if n < 100:
@@ -435,7 +430,7 @@ def filtered_historical(fit: GarchFit, confidences: Sequence[float], horizons: S
         total += fit.mu + eps
         sigma2 = fit.omega + fit.alpha * eps * eps + fit.beta * sigma2
         if day in multi:
-            out[day] = empirical_var_es(total, c)
+            out[day] = _historical_1d(total, c)
     return out
 
 
@@ -495,6 +490,8 @@ def garch_rolling_forecasts(returns_pct: np.ndarray, window: int, n_test: int,
     nan_block = np.full((n_test, c.size), np.nan)
     var, es, fvar, fes = (nan_block.copy() for _ in range(4))
     sigma = np.full(n_test, np.nan)
+    mu_used = np.full(n_test, np.nan)
+    z_windows = np.full((n_test, window), np.nan)
     a = 1.0 - c
     refits: list[int] = []
     failures: list[str] = []
@@ -525,12 +522,18 @@ def garch_rolling_forecasts(returns_pct: np.ndarray, window: int, n_test: int,
         sigma[k] = sd
         var[k] = -(fit.mu + sd * q_z)
         es[k] = -fit.mu + sd * es_z
-        zv, ze = empirical_var_es(np.asarray(z_hist[-window:]), c)
-        # quantiles commute with the positive affine map z -> mu + sd z
-        fvar[k] = -fit.mu + sd * zv
-        fes[k] = -fit.mu + sd * ze
+        mu_used[k] = fit.mu
+        z_windows[k] = z_hist[-window:]
         e = float(r[t]) - fit.mu  # day t is used only after its forecast is made
         z_hist.append(e / sd)
+    ok = np.isfinite(sigma)
+    if ok.any():
+        from wsbrisk_tui.engine.var import historical
+
+        zv, ze = historical(z_windows[ok], c)
+        # quantiles and tail means commute with the positive affine map z -> mu + sigma z
+        fvar[ok] = -mu_used[ok, None] + sigma[ok, None] * zv
+        fes[ok] = -mu_used[ok, None] + sigma[ok, None] * ze
     return RollingGarch(confidences=c, var_pct=var, es_pct=es, fhs_var_pct=fvar, fhs_es_pct=fes,
                         sigma_pct=sigma, refit_days=tuple(refits), failures=tuple(failures),
                         dist=dist, window=window, refit_every=refit_every)
