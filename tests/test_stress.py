@@ -323,3 +323,49 @@ def test_what_if_on_the_demo_book(demo_long_equity):
     assert res["positions"]["SPY"] == pytest.approx(-0.07 * spy_value, rel=1e-12)
     assert res["total_pnl"] < 0 and res["kind"] == "what_if"
     assert res["shocks"] == {"vix_points": 15.0, "rates_bp": 50.0, "SPY": pytest.approx(-0.07)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def _stress_cli(argv: list[str], capsys) -> tuple[int, str]:
+    import argparse
+
+    from wsbrisk_tui.cli import _common_parser
+    from wsbrisk_tui.commands import stress as stress_cmd
+
+    parser = argparse.ArgumentParser()
+    stress_cmd.add_parser(parser.add_subparsers(dest="command"), _common_parser(suppress_defaults=True))
+    code = stress_cmd.run(parser.parse_args(argv))
+    return code, capsys.readouterr().out
+
+
+def test_cli_what_if_json_on_the_demo(capsys, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    code, out = _stress_cli(["stress", "--demo", "--shock", "SPY=-7%,VIX=+15,rates=+50bp", "--format", "json"],
+                            capsys)
+    res = json.loads(out)
+    assert code == 0 and res["id"] == "what_if"
+    assert res["shocks"] == {"vix_points": 15.0, "rates_bp": 50.0, "SPY": pytest.approx(-0.07)}
+    assert res["total_pnl"] == pytest.approx(sum(v for v in res["positions"].values() if v is not None))
+    # the short SPY put loses when SPY falls and vols rise
+    assert res["positions"]["SPY210115P00360000"] < 0
+
+
+def test_cli_library_text_on_the_demo(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
+    code, out = _stress_cli(["stress", "--demo"], capsys)
+    assert code == 0
+    assert "2020 COVID crash" in out and "stress-loss limit 25.0% of NAV" in out
+    assert "2022 rate shock: replay n/a: price history covers 2007-01-03..2020-12-31" in out
+
+
+def test_cli_bad_shock_is_an_input_error(capsys):
+    with pytest.raises(InputError, match=r"at character 1 \('SPY=-7'\)"):
+        _stress_cli(["stress", "--demo", "--shock", "SPY=-7"], capsys)
