@@ -246,15 +246,23 @@ def test_bootstrap_ci_contains_the_estimate_and_repeats_with_the_seed(pnl):
 
 def test_bootstrap_replicates_are_historical_of_resamples(pnl):
     rng = np.random.default_rng(11)
-    boot_var, boot_es = historical_bootstrap(pnl, CONF, rng, replicates=5)
-    idx = np.random.default_rng(11).integers(0, pnl.size, size=(5, pnl.size))
-    for b in range(5):
-        v, e = historical(pnl[idx[b]], CONF)
-        np.testing.assert_array_equal(boot_var[b], v[0])
-        np.testing.assert_allclose(boot_es[b], e[0], rtol=1e-12)
+    boot_var, boot_es = historical_bootstrap(pnl, CONF, rng, replicates=50)
+    idx = np.random.default_rng(11).integers(0, pnl.size, size=(50, pnl.size))
+    v, e = historical(pnl[idx], CONF)  # the direct way: sort every resample
+    np.testing.assert_array_equal(boot_var, v)  # same interpolation formula: bit for bit
+    np.testing.assert_allclose(boot_es, e, rtol=1e-12)  # running sums vs sums: rounding only
     lo, hi = percentile_interval(boot_var, 0.9)
     np.testing.assert_allclose(lo, np.quantile(boot_var, 0.05, axis=0), rtol=1e-12)
     np.testing.assert_allclose(hi, np.quantile(boot_var, 0.95, axis=0), rtol=1e-12)
+
+
+def test_bootstrap_handles_ties_in_the_sample():
+    x = np.array([-3.0, -3.0, -1.0, -1.0, 0.0, 2.0, 2.0, 5.0])
+    boot_var, boot_es = historical_bootstrap(x, (0.7, 0.9), np.random.default_rng(3), 200)
+    idx = np.random.default_rng(3).integers(0, x.size, size=(200, x.size))
+    v, e = historical(x[idx], (0.7, 0.9))
+    np.testing.assert_array_equal(boot_var, v)
+    np.testing.assert_allclose(boot_es, e, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------ age-weighted
@@ -304,3 +312,11 @@ def test_weighted_hs_hand_example():
 def test_weighted_var_es_rejects_non_positive_weights():
     with pytest.raises(ValueError, match="positive"):
         weighted_var_es(np.arange(5.0), np.array([1.0, 0.0, 1.0, 1.0, 1.0]), [0.9])
+
+
+def test_student_t_on_mostly_identical_values_is_flagged_not_fitted():
+    # 70% zeros (a stale price): the t likelihood grows without bound as the scale shrinks
+    x = np.zeros(100)
+    x[:30] = np.random.default_rng(2).standard_normal(30) * 100.0
+    fit = fit_student_t(x)
+    assert not fit.converged[0]

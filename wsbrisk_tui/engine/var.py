@@ -28,6 +28,8 @@ import numpy as np
 #: normal observations the log-likelihood still gained beyond 1e6 is of order 1e-5. Below df = 1
 #: the mean (and ES) does not exist; such a fit is kept (VaR only) rather than bounded away.
 T_DF_BOUNDS = (0.2, 1e6)
+#: A fitted t scale below this fraction of the sample sd has collapsed onto repeated values.
+SCALE_COLLAPSE = 1e-6
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,24 +289,26 @@ def _t_score_and_hessian(x: np.ndarray, mu: np.ndarray, log_s: np.ndarray,
     vc = v[:, None]
     d = vc + q
     inv_d = 1.0 / d
-    inv_d2 = inv_d * inv_d
     log1p_q = np.log1p(q / vc)
     ll = n * (gammaln((v + 1.0) / 2.0) - gammaln(v / 2.0) - 0.5 * np.log(v * math.pi) - log_s) \
         - 0.5 * (v + 1.0) * log1p_q.sum(axis=1)
 
-    s_q_d = (q * inv_d).sum(axis=1)
-    g_mu = (v + 1.0) / s * (r * inv_d).sum(axis=1)
+    # ratios q/D and r/D stay bounded however far an observation lies (no q^2 overflow)
+    qd = q * inv_d
+    rd = r * inv_d
+    s_q_d = qd.sum(axis=1)
+    g_mu = (v + 1.0) / s * rd.sum(axis=1)
     g_a = -n + (v + 1.0) * s_q_d
     dig = 0.5 * (digamma((v + 1.0) / 2.0) - digamma(v / 2.0) - 1.0 / v)
     g_v = n * dig - 0.5 * log1p_q.sum(axis=1) + (v + 1.0) / (2.0 * v) * s_q_d
 
-    h_mumu = -(v + 1.0) / s ** 2 * ((vc - q) * inv_d2).sum(axis=1)
-    h_aa = -2.0 * v * (v + 1.0) * (q * inv_d2).sum(axis=1)
-    h_mua = -2.0 * v * (v + 1.0) / s * (r * inv_d2).sum(axis=1)
-    h_muv = ((r * (q - 1.0)) * inv_d2).sum(axis=1) / s
-    h_av = (q * (q - 1.0) * inv_d2).sum(axis=1)
+    h_mumu = -(v + 1.0) / s ** 2 * ((vc - q) * inv_d * inv_d).sum(axis=1)
+    h_aa = -2.0 * v * (v + 1.0) * (qd * inv_d).sum(axis=1)
+    h_mua = -2.0 * v * (v + 1.0) / s * (rd * inv_d).sum(axis=1)
+    h_muv = (rd * (q - 1.0) * inv_d).sum(axis=1) / s
+    h_av = (qd * (q - 1.0) * inv_d).sum(axis=1)
     trig = 0.25 * (polygamma(1, (v + 1.0) / 2.0) - polygamma(1, v / 2.0)) + 0.5 / v ** 2
-    h_vv = n * trig + (q * (q * (vc - 1.0) - 2.0 * vc) * inv_d2).sum(axis=1) / (2.0 * v ** 2)
+    h_vv = n * trig + (qd * (q * (vc - 1.0) - 2.0 * vc) * inv_d).sum(axis=1) / (2.0 * v ** 2)
 
     grad = np.stack([g_mu, g_a, v * g_v], axis=1)
     hess = np.empty((x.shape[0], 3, 3))
@@ -348,7 +352,9 @@ def fit_student_t(windows: np.ndarray, *, max_iter: int = 200, tol: float = 1e-1
     until the log-likelihood does not decrease. v is kept in :data:`T_DF_BOUNDS` (a window whose
     likelihood keeps rising towards v = 1e6 is normal for every practical purpose: its df is
     reported as 1e6). Start: median, 1.4826 x MAD, v = 4 + 6/K from the excess kurtosis K.
-    Converged when the largest step is below ``tol`` (relative to the scale for mu).
+    Converged when the largest step is below ``tol`` (relative to the scale for mu). A window
+    whose scale collapses below :data:`SCALE_COLLAPSE` x its sd (the t likelihood is unbounded when
+    a large share of the observations are identical, e.g. a stale price) is ``converged=False``.
     250 windows of 252 observations take ~0.1 s; the tests check the log-likelihood against
     ``scipy.stats.t.fit``.
     """
@@ -429,7 +435,9 @@ def fit_student_t(windows: np.ndarray, *, max_iter: int = 200, tol: float = 1e-1
         return out
 
     conv = np.zeros(m, dtype=bool)
-    conv[idx] = converged
+    # the likelihood is unbounded when many observations coincide (stale prices): the scale
+    # collapses onto them; such a fit is not an estimate
+    conv[idx] = converged & (np.exp(la) > SCALE_COLLAPSE * sd[idx])
     return StudentTFit(loc=full(mu), scale=full(np.exp(la)), df=full(np.exp(lv)), loglik=full(ll),
                        iterations=iterations, converged=conv)
 
@@ -488,22 +496,74 @@ def historical(windows: np.ndarray, confidences: Sequence[float]) -> tuple[np.nd
     return -q, -tail_mean(x, q)
 
 
+def _lerp(lo: np.ndarray, hi: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Linear interpolation written as NumPy's quantile does it (so results match bit for bit)."""
+    diff = hi - lo
+    return np.where(t >= 0.5, hi - diff * (1.0 - t), lo + diff * t)
+
+
 def historical_bootstrap(pnl: np.ndarray, confidences: Sequence[float], rng: np.random.Generator,
                          replicates: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap replicates (replicates, c) of historical VaR and ES of one P&L sample.
 
     One (replicates, n) draw of indices with replacement (Efron, 1979) shared by every
-    confidence; each replicate is valued by :func:`historical`. The i.i.d. bootstrap ignores
-    serial dependence, and overlapping h-day P&L is serially dependent by construction, so its
-    intervals are narrower than the true sampling uncertainty at h > 1 (stated).
+    confidence; each replicate's VaR/ES is :func:`historical` of the resample, computed without
+    sorting it: with the sample sorted once, a resample is described by how many copies of each
+    sorted value it holds, so its j-th order statistic is the first sorted value whose running
+    count exceeds j and its tail sum is a running sum, all O(replicates x n).
+
+    The i.i.d. bootstrap ignores serial dependence, and overlapping h-day P&L is serially
+    dependent by construction, so its intervals are narrower than the true sampling uncertainty
+    at h > 1 (stated).
     """
     x = np.asarray(pnl, dtype=float).reshape(-1)
-    if x.size < 2:
+    a = tail_probabilities(confidences)
+    n = x.size
+    if n < 2:
         raise ValueError("the bootstrap needs at least 2 observations")
     if replicates < 2:
         raise ValueError(f"replicates must be >= 2, got {replicates}")
-    idx = rng.integers(0, x.size, size=(int(replicates), x.size))
-    return historical(x[idx], confidences)
+    b = int(replicates)
+    idx = rng.integers(0, n, size=(b, n))
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    ranks = rank[idx]
+    rows = np.arange(b)
+    pos = (n - 1) * a
+    j = np.floor(pos).astype(np.int64)
+    frac = pos - j
+    need = int(j.max()) + 2  # order statistics up to j + 1 are read
+    # only the lowest sorted values matter: count copies of the first `width` of them (a
+    # resample holds ~width of those, far more than `need`), or of all n if that falls short
+    width = min(n, 4 * need + 64)
+    count = total = None
+    if width < n:
+        low = ranks < width
+        hits = np.bincount(np.repeat(rows, low.sum(axis=1)) * width + ranks[low],
+                           minlength=b * width).reshape(b, width)
+        count = np.cumsum(hits, axis=1)
+        if np.all(count[:, -1] >= need):
+            total = np.cumsum(hits * xs[:width], axis=1)
+    if total is None:
+        width = n
+        hits = np.bincount((ranks + (n * rows)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        count = np.cumsum(hits, axis=1)  # resample values <= xs[i]
+        total = np.cumsum(hits * xs, axis=1)
+    # rows laid end to end, each shifted above the previous one's counts: one searchsorted
+    shift = (n + 1) * rows
+    flat = (count + shift[:, None]).ravel()
+    var = np.empty((b, a.size))
+    es = np.empty((b, a.size))
+    for c in range(a.size):
+        lo = np.searchsorted(flat, j[c] + shift, side="right") - width * rows
+        hi = np.searchsorted(flat, min(j[c] + 1, n - 1) + shift, side="right") - width * rows
+        q = _lerp(xs[lo], xs[hi], np.full(b, frac[c]))
+        last = np.searchsorted(xs[:width], q, side="right") - 1  # tail: resample values <= q
+        var[:, c] = -q
+        es[:, c] = -total[rows, last] / count[rows, last]
+    return var, es
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.90) -> np.ndarray:
