@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "tui": "tui",
     "report": "report",
     "snapshot": "snapshot",
+    "stress": "stress",
     "config": "config_cmd",
 }
 

@@ -103,7 +103,30 @@ class Runtime:
     def pipeline_settings(self) -> Any:
         from wsbrisk_tui.engine.pipeline import PipelineSettings
 
-        return PipelineSettings(risk=risk_settings_from_config(self.config))
+        cfg = self.config
+        return PipelineSettings(risk=risk_settings_from_config(cfg),
+                                user_scenarios=tuple(cfg.scenarios),
+                                stress_loss_limit_pct=cfg.limits.effective().stress_loss_pct,
+                                correlation_threshold=cfg.limits.correlation_threshold)
+
+    def _fit_cache(self) -> Any:
+        if self._cache is None:
+            from wsbrisk_tui.engine.volatility import FitCache
+
+            self._cache = FitCache(refit_days=int(self.config.risk.garch_refit_days))
+        return self._cache
+
+    def risk_context(self) -> tuple[Any, Any, Any, Any]:
+        """``(portfolio, market, prepared book, RiskInputs)`` for commands that need the inputs
+        without a whole snapshot (``stress``). Raises InputError when risk cannot be computed."""
+        from wsbrisk_tui.engine.pipeline import prepare_book
+
+        portfolio = self.load_portfolio()
+        market = self.market(portfolio)
+        prepared = prepare_book(portfolio, market, self.pipeline_settings(), self._fit_cache())
+        if prepared.inputs is None:
+            raise InputError(f"{portfolio.source}: {prepared.reason}")
+        return portfolio, market, prepared, prepared.inputs
 
     def compute(self, seq: int = 0) -> Any:
         """Load, value and compute one snapshot. Blocking; call from the engine thread."""
@@ -111,16 +134,12 @@ class Runtime:
 
         from wsbrisk_tui.engine.pipeline import build_snapshot
 
-        if self._cache is None:
-            from wsbrisk_tui.engine.volatility import FitCache
-
-            self._cache = FitCache()
         portfolio = self.load_portfolio()
         market = self.market(portfolio)
         # One seeded Generator per refresh: the same book and data give the same numbers.
         rng = np.random.default_rng(self.seed)
         return build_snapshot(portfolio, market, self.pipeline_settings(), seq=seq, rng=rng,
-                              cache=self._cache, clock=self.clock, mode=self.mode)
+                              cache=self._fit_cache(), clock=self.clock, mode=self.mode)
 
 
 def risk_settings_from_config(cfg: Any) -> Any:

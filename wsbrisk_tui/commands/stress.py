@@ -24,71 +24,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
 
 
-def risk_context(runtime: Any) -> tuple[Any, Any, Any, Any, list[str]]:
-    """``(portfolio, market, valued book, RiskInputs, notes)`` for one snapshot of the book.
-
-    Uses ``runtime.risk_context()`` when the runtime provides it; otherwise values the book and
-    builds the inputs with the pipeline's own pieces (same alignment and revaluer rules).
-    """
-    if hasattr(runtime, "risk_context"):
-        portfolio, market, valued, inputs = runtime.risk_context()
-        return portfolio, market, valued, inputs, []
-    import math
-
-    import numpy as np
-
-    from wsbrisk_tui.engine.inputs import RiskInputs, linear_revaluer
-    from wsbrisk_tui.engine.pipeline import VOL_FACTOR, _risk_book, align_history, risk_panel
-    from wsbrisk_tui.engine.valuation import value_book
-    from wsbrisk_tui.errors import InputError
-
-    portfolio = runtime.load_portfolio()
-    market = runtime.market(portfolio)
-    option_context = None
-    model_prices: dict[str, Any] = {}
-    if any(p.option is not None for p in portfolio.positions):
-        from wsbrisk_tui.engine import option_support
-
-        option_context = option_support.analyse(portfolio, market)
-        model_prices = option_context.model_prices
-    valued = value_book(portfolio, market, model_prices=model_prices)
-    notes: list[str] = list(valued.notes)
-    nav = valued.nav
-    if nav is None or not math.isfinite(nav) or nav <= 0:
-        raise InputError(f"{portfolio.source}: NAV is not positive: stress P&L as a fraction of NAV "
-                         "is undefined")
-    included, assets, excluded = _risk_book(valued, portfolio, market)
-    if not included:
-        raise InputError(f"{portfolio.source}: no position has both a value and a price history")
-    if excluded:
-        notes.append("stress covers %d of %d positions; excluded: %s"
-                     % (len(included), len(portfolio.positions), "; ".join(excluded)))
-    positions = [portfolio.positions[i] for i in included]
-    rows = [valued.rows[i] for i in included]
-    has_options = any(p.option is not None for p in positions)
-    series = list(assets)
-    if has_options and VOL_FACTOR in risk_panel(market).columns:
-        series.append(VOL_FACTOR)
-    hist = align_history(market, series, max_rows=260)
-    if hist.prices.shape[0] < 2:
-        raise InputError(f"{portfolio.source}: no common price history for {', '.join(series)}")
-    exposure = np.zeros((len(positions), len(series)))
-    for a, (pos, row) in enumerate(zip(positions, rows)):
-        exposure[a, series.index(pos.underlying)] = float(row.market_value)
-    if option_context is not None and has_options:
-        revalue, exposure = option_context.revaluer(included, positions, rows, series)
-        linear = False
-    else:
-        revalue, linear = linear_revaluer(exposure), True
-    inputs = RiskInputs(
-        dates=hist.dates[1:], assets=tuple(series),
-        asset_returns=hist.prices[1:] / hist.prices[:-1] - 1.0, asset_prices=hist.prices,
-        positions=tuple(p.symbol for p in positions),
-        values=np.array([float(r.market_value) for r in rows]), exposure=exposure, nav=float(nav),
-        linear=linear, revalue=revalue, notes=tuple(notes))
-    return portfolio, market, valued, inputs, notes
-
-
 def _text_section(section: dict[str, Any], nav: float, currency: str, header: str) -> str:
     from wsbrisk_tui import fmt
 
@@ -144,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = parse_shock_text(args.shock) if args.shock is not None else None  # bad text fails fast
     runtime = Runtime.from_args(args)
-    portfolio, market, _, inputs, notes = risk_context(runtime)
+    portfolio, market, prepared, inputs = runtime.risk_context()
+    notes = list(prepared.notes)
     cfg = runtime.config
     model = build_stress_model(inputs, market, StressSettings(replay=spec is None))
     currency = portfolio.base_currency

@@ -36,16 +36,29 @@ from wsbrisk_tui.engine.valuation import ValuedBook, value_book
 VOL_FACTOR = "VIX"
 
 
+#: Sections computed from the risk inputs besides VaR, in order.
+SECTIONS: tuple[str, ...] = ("stress", "correlation", "factors")
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What the pipeline computes. ``risk`` is a :class:`wsbrisk_tui.engine.suite.RiskSettings`
-    (``None`` skips the VaR suite, e.g. for a valuation-only report)."""
+    """What the pipeline computes.
+
+    ``risk`` is a :class:`wsbrisk_tui.engine.suite.RiskSettings` (``None`` skips the VaR suite);
+    ``sections`` names the other sections to compute (see :data:`SECTIONS`).
+    """
 
     risk: Any = None
-    #: Minimum common daily observations before any VaR is attempted.
+    #: Minimum common daily observations before any risk number is attempted.
     min_observations: int = 60
-    #: Extra sections to compute, by name, each a function (book context) -> dict.
-    extra_sections: tuple[str, ...] = field(default=())
+    sections: tuple[str, ...] = SECTIONS
+    #: Rows of aligned history kept when no VaR settings say how many are needed.
+    history_rows: int = 1_300
+    #: User stress scenarios (config ``[[scenarios]]``) and the stress-loss limit (fraction of NAV).
+    user_scenarios: tuple[Any, ...] = field(default=())
+    stress_loss_limit_pct: float | None = None
+    correlation_threshold: float = 0.8
+    correlation_method: str = "ewma"
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,37 @@ def _risk_book(valued: ValuedBook, portfolio: Portfolio, market: MarketData
     return included, list(assets), excluded
 
 
+@dataclass(frozen=True)
+class PreparedBook:
+    """The valued book and its risk inputs (``inputs`` is None with ``reason`` when impossible)."""
+
+    valued: ValuedBook
+    rows: tuple[PositionRow, ...]
+    option_context: Any
+    inputs: Any
+    notes: tuple[str, ...]
+    reason: str | None
+
+
+def prepare_book(portfolio: Portfolio, market: MarketData, settings: PipelineSettings,
+                 cache: Any = None) -> PreparedBook:
+    """Option analytics, valuation and the aligned risk inputs: what every section reads."""
+    option_context = None
+    model_prices: dict[str, tuple[float, str]] = {}
+    if any(p.option is not None for p in portfolio.positions):
+        from wsbrisk_tui.engine import option_support
+
+        option_context = option_support.analyse(portfolio, market, cache)
+        model_prices = option_context.model_prices
+    valued = value_book(portfolio, market, model_prices=model_prices)
+    rows = valued.rows if option_context is None else option_context.decorate_rows(valued.rows)
+    inputs, input_notes, reason = build_risk_inputs(portfolio, market, valued, option_context,
+                                                    max_rows=_history_rows(settings),
+                                                    min_observations=settings.min_observations)
+    return PreparedBook(valued=valued, rows=rows, option_context=option_context, inputs=inputs,
+                        notes=tuple(valued.notes) + tuple(input_notes), reason=reason)
+
+
 def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineSettings, *,
                    seq: int = 0, rng: np.random.Generator | None = None, cache: Any = None,
                    clock: Callable[[], datetime] | None = None,
@@ -123,34 +167,38 @@ def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineS
     unavailable: dict[str, str] = {}
     sections: dict[str, Any] = {}
 
-    option_context = None
-    model_prices: dict[str, tuple[float, str]] = {}
-    if any(p.option is not None for p in portfolio.positions):
-        from wsbrisk_tui.engine import option_support
-
-        option_context = option_support.analyse(portfolio, market, cache)
-        model_prices = option_context.model_prices
-    valued = value_book(portfolio, market, model_prices=model_prices)
-    notes.extend(valued.notes)
-    rows: tuple[PositionRow, ...] = valued.rows
+    prepared = prepare_book(portfolio, market, settings, cache)
+    option_context, valued, inputs, reason = (prepared.option_context, prepared.valued,
+                                              prepared.inputs, prepared.reason)
+    notes.extend(prepared.notes)
+    rows = prepared.rows
     if option_context is not None:
-        rows = option_context.decorate_rows(rows)
         sections["exposures"] = option_context.exposures
-        if option_context.notes:
-            notes.extend(option_context.notes)
 
     var_results: tuple[VarResult, ...] = ()
     contributions: tuple = ()
     backtest: tuple = ()
     if settings.risk is None:
         unavailable["var"] = "risk suite not requested"
+    elif inputs is None:
+        unavailable["var"] = reason
+        var_results = _all_unavailable(settings.risk, reason)
     else:
-        var_results, contributions, backtest, risk_notes, reason = _run_risk(
-            portfolio, market, valued, settings, rng, cache, option_context)
-        notes.extend(risk_notes)
-        if reason:
-            unavailable["var"] = reason
-            var_results = _all_unavailable(settings.risk, reason)
+        from wsbrisk_tui.engine.suite import run_risk_suite
+
+        results = run_risk_suite(inputs, settings.risk, rng, cache)
+        var_results, contributions, backtest = results.var, results.contributions, results.backtest
+    for name in settings.sections:
+        if inputs is None:
+            unavailable[name] = reason
+            continue
+        try:
+            sections[name] = _SECTION_BUILDERS[name](inputs, market, settings, cache)
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+            # A section that fails says why on its pane; the rest of the snapshot stands.
+            unavailable[name] = f"{type(exc).__name__}: {exc}"
+    if option_context is not None:
+        notes.extend(n for n in option_context.notes if n not in notes)
 
     meta = SnapshotMeta(
         seq=seq,
@@ -195,68 +243,100 @@ def _all_unavailable(risk_settings: Any, reason: str) -> tuple[VarResult, ...]:
     )
 
 
-def _run_risk(portfolio: Portfolio, market: MarketData, valued: ValuedBook, settings: PipelineSettings,
-              rng: np.random.Generator, cache: Any, option_context: Any):
-    """Build RiskInputs and run the suite. Returns (var, contributions, backtest, notes, reason)."""
-    from wsbrisk_tui.engine.inputs import RiskInputs
-    from wsbrisk_tui.engine.suite import run_risk_suite
+def _history_rows(settings: PipelineSettings) -> int:
+    risk = settings.risk
+    if risk is None:
+        return settings.history_rows
+    return max(settings.history_rows, risk.window + risk.backtest_days + max(risk.horizons) + 1)
+
+
+def build_risk_inputs(portfolio: Portfolio, market: MarketData, valued: ValuedBook, option_context: Any,
+                      *, max_rows: int, min_observations: int = 60
+                      ) -> tuple[Any, list[str], str | None]:
+    """The :class:`RiskInputs` of the book: ``(inputs, notes, None)`` or ``(None, notes, reason)``.
+
+    Positions enter when they have a value and a price history; the others are named in a note.
+    Options are revalued in full (with VIX as the vol proxy when its history is there).
+    """
+    from wsbrisk_tui.engine.inputs import RiskInputs, linear_revaluer
 
     notes: list[str] = []
     nav = valued.nav
     if nav is None or not math.isfinite(nav) or nav <= 0:
-        return (), (), (), notes, "NAV is not positive: VaR as a fraction of NAV is undefined"
+        return None, notes, "NAV is not positive: risk as a fraction of NAV is undefined"
     included, assets, excluded = _risk_book(valued, portfolio, market)
     if not included:
-        return (), (), (), notes, "no position has both a value and a price history"
+        return None, notes, "no position has both a value and a price history"
     if excluded:
-        notes.append("VaR covers %d of %d positions; excluded: %s"
+        notes.append("risk covers %d of %d positions; excluded: %s"
                      % (len(included), len(portfolio.positions), "; ".join(excluded)))
-    needs_vol = option_context is not None and any(portfolio.positions[i].option is not None for i in included)
+    positions = [portfolio.positions[i] for i in included]
+    rows = [valued.rows[i] for i in included]
+    has_options = option_context is not None and any(p.option is not None for p in positions)
     series = list(assets)
-    if needs_vol and VOL_FACTOR in risk_panel(market).columns:
+    if has_options and VOL_FACTOR in risk_panel(market).columns:
         series.append(VOL_FACTOR)
-    elif needs_vol:
+    elif has_options:
         notes.append("no VIX series: option revaluation holds implied volatility fixed")
-    risk = settings.risk
-    max_rows = risk.window + risk.backtest_days + max(risk.horizons) + 1
     hist = align_history(market, series, max_rows=max_rows)
     if hist.dropped_dates:
         notes.append(f"{hist.dropped_dates} dates dropped where a series had no price (gaps are never filled)")
     if hist.limited_by:
         notes.append(f"common history starts when {hist.limited_by} starts")
     n_returns = hist.prices.shape[0] - 1
-    if n_returns < settings.min_observations:
-        return (), (), (), notes, (f"only {max(n_returns, 0)} common daily returns for "
-                                   f"{', '.join(series)}; need at least {settings.min_observations}")
+    if n_returns < min_observations:
+        return None, notes, (f"only {max(n_returns, 0)} common daily returns for {', '.join(series)}; "
+                             f"need at least {min_observations}")
     if not np.all(hist.prices > 0):
-        return (), (), (), notes, "non-positive prices in the history: returns undefined"
+        return None, notes, "non-positive prices in the history: returns undefined"
 
-    positions = [portfolio.positions[i] for i in included]
-    rows = [valued.rows[i] for i in included]
-    k = len(series)
-    exposure = np.zeros((len(positions), k))
-    for a, (pos, row) in enumerate(zip(positions, rows)):
-        exposure[a, series.index(pos.underlying)] = float(row.market_value)
-    if option_context is not None and any(p.option is not None for p in positions):
+    if has_options:
         revalue, exposure = option_context.revaluer(included, positions, rows, series)
         linear = False
     else:
-        from wsbrisk_tui.engine.inputs import linear_revaluer
-
+        exposure = np.zeros((len(positions), len(series)))
+        for a, (pos, row) in enumerate(zip(positions, rows)):
+            exposure[a, series.index(pos.underlying)] = float(row.market_value)
         revalue, linear = linear_revaluer(exposure), True
-    values = np.array([float(r.market_value) for r in rows])
     inputs = RiskInputs(
         dates=hist.dates[1:],
         assets=tuple(series),
         asset_returns=hist.prices[1:] / hist.prices[:-1] - 1.0,
         asset_prices=hist.prices,
         positions=tuple(p.symbol for p in positions),
-        values=values,
+        values=np.array([float(r.market_value) for r in rows]),
         exposure=exposure,
         nav=float(nav),
         linear=linear,
         revalue=revalue,
         notes=tuple(notes),
     )
-    results = run_risk_suite(inputs, risk, rng, cache)
-    return results.var, results.contributions, results.backtest, notes, None
+    return inputs, notes, None
+
+
+def _stress(inputs: Any, market: MarketData, settings: PipelineSettings, cache: Any) -> dict[str, Any]:
+    from wsbrisk_tui.engine.stress import build_stress_model, stress_section
+
+    model = build_stress_model(inputs, market)
+    return stress_section(inputs, market, user_scenarios=settings.user_scenarios,
+                          limit_pct=settings.stress_loss_limit_pct, model=model)
+
+
+def _correlation(inputs: Any, market: MarketData, settings: PipelineSettings, cache: Any) -> dict[str, Any]:
+    from wsbrisk_tui.engine.correlation import correlation_section
+
+    return correlation_section(inputs, market, method=settings.correlation_method,
+                               threshold=settings.correlation_threshold, cache=cache)
+
+
+def _factors(inputs: Any, market: MarketData, settings: PipelineSettings, cache: Any) -> dict[str, Any]:
+    from wsbrisk_tui.engine.factors import factor_risk_section
+
+    return factor_risk_section(inputs, market)
+
+
+_SECTION_BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "stress": _stress,
+    "correlation": _correlation,
+    "factors": _factors,
+}
