@@ -427,10 +427,16 @@ def _monte_carlo_t_copula(ctx: _Ctx) -> list[VarResult]:
     r, book = ctx.inputs.asset_returns[-ctx.window:], ctx.book_window
     model = _copula_model(ctx, r, book)
     rng = ctx.rngs["monte_carlo_t_copula"]
-    # the uniforms depend only on the copula and the generator's seed: keep them with the fit
-    uniforms = ctx.cached(ctx.key("t_copula_uniforms", r, book, s.t_copula_regimes,
-                                  s.t_copula_marginals, s.mc_paths, _stream_id(rng)),
-                          lambda: simulate_copula_uniforms(model, s.mc_paths, rng))
+    # The uniforms depend only on the copula and the generator's seed, so they are kept with the
+    # fit; they are large (paths x assets), so ONE slot holds them rather than one cache entry per
+    # refresh.
+    key = ctx.key("t_copula_uniforms", r, book, s.t_copula_regimes, s.t_copula_marginals,
+                  s.mc_paths, _stream_id(rng))
+    slot = ctx.cached(("t_copula_uniforms_slot",), dict)
+    if slot.get("key") != key:
+        slot["uniforms"] = simulate_copula_uniforms(model, s.mc_paths, rng)
+        slot["key"] = key
+    uniforms = slot["uniforms"]
     sims = monte_carlo_t_copula(ctx.inputs, ctx.confidences, ctx.horizons, s.mc_paths,
                                 rng=rng, window=ctx.window, model=model, uniforms=uniforms)
     return _mc_results(ctx, "monte_carlo_t_copula", sims)
@@ -510,7 +516,7 @@ def _bt_cornish_fisher(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, 
 def _bt_student_t(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, Any]]:
     from wsbrisk_tui.engine.var import fit_student_t, student_t_var_es
 
-    fit = ctx.cached(ctx.key("student_t_rolling", bt.windows), lambda: fit_student_t(bt.windows))
+    fit = fit_student_t(bt.windows)
     var = student_t_var_es(fit, ctx.confidences)[0]
     var[~fit.converged] = np.nan
     return var, {"fits_not_converged": int(np.sum(~fit.converged))}
@@ -567,53 +573,36 @@ def _bt_monte_carlo(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, Any
         return parametric_normal(bt.windows, ctx.confidences)[0], {
             "forecast": "analytic limit of the normal Monte Carlo (linear book)"}
 
-    def compute() -> np.ndarray:
-        rng = ctx.rngs["backtest:monte_carlo"]
-        out = []
-        for k in bt.refit_idx:
-            fit = fit_normal(_asset_window(ctx, bt, int(k))[0])
-            z = rng.standard_normal((BACKTEST_MC_PATHS // 2, fit.mean.size)) @ fit.factor.T
-            r = fit.mean + np.concatenate([z, -z])
-            pnl = book_pnl(ctx.inputs, r, 1)
-            out.append(simulated_var_es(pnl, ctx.confidences)["var"])
-        return np.array(out)
-
-    key = ctx.key("mc_rolling", ctx.settings.window, bt.refit_idx.tobytes(), ctx.confidences,
-                  ctx.book[bt.start - ctx.settings.window:], ctx.inputs.values)
-    forecasts = ctx.cached(key, compute)
-    return _held(bt.realised.size, bt.refit_idx, forecasts), {"paths": BACKTEST_MC_PATHS}
+    rng = ctx.rngs["backtest:monte_carlo"]
+    forecasts = []
+    for k in bt.refit_idx:
+        fit = fit_normal(_asset_window(ctx, bt, int(k))[0])
+        z = rng.standard_normal((BACKTEST_MC_PATHS // 2, fit.mean.size)) @ fit.factor.T
+        pnl = book_pnl(ctx.inputs, fit.mean + np.concatenate([z, -z]), 1)
+        forecasts.append(simulated_var_es(pnl, ctx.confidences)["var"])
+    return _held(bt.realised.size, bt.refit_idx, np.array(forecasts)), {"paths": BACKTEST_MC_PATHS}
 
 
 def _bt_monte_carlo_t_copula(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, Any]]:
     from wsbrisk_tui.engine.montecarlo import fit_copula_model, monte_carlo_t_copula
 
     s = ctx.settings
-
-    def compute() -> np.ndarray:
-        rng = ctx.rngs["backtest:monte_carlo_t_copula"]
-        out = []
-        for k in bt.refit_idx:
-            r, book = _asset_window(ctx, bt, int(k))
-            model = fit_copula_model(r, book, regimes=s.t_copula_regimes,
-                                     marginals=s.t_copula_marginals)  # type: ignore[arg-type]
-            sim = monte_carlo_t_copula(ctx.inputs, ctx.confidences, (1,), BACKTEST_MC_PATHS,
-                                       rng=rng, model=model)[0]
-            out.append(sim["var"])
-        return np.array(out)
-
-    key = ctx.key("copula_rolling", s.window, bt.refit_idx.tobytes(), ctx.confidences,
-                  s.t_copula_regimes, s.t_copula_marginals, ctx.book[bt.start - s.window:],
-                  ctx.inputs.asset_returns[bt.start - s.window:], ctx.inputs.values)
-    forecasts = ctx.cached(key, compute)
-    return _held(bt.realised.size, bt.refit_idx, forecasts), {"paths": BACKTEST_MC_PATHS}
+    rng = ctx.rngs["backtest:monte_carlo_t_copula"]
+    forecasts = []
+    for k in bt.refit_idx:
+        r, book = _asset_window(ctx, bt, int(k))
+        model = fit_copula_model(r, book, regimes=s.t_copula_regimes,
+                                 marginals=s.t_copula_marginals)  # type: ignore[arg-type]
+        sim = monte_carlo_t_copula(ctx.inputs, ctx.confidences, (1,), BACKTEST_MC_PATHS,
+                                   rng=rng, model=model)[0]
+        forecasts.append(sim["var"])
+    return _held(bt.realised.size, bt.refit_idx, np.array(forecasts)), {"paths": BACKTEST_MC_PATHS}
 
 
 def _bt_evt_gpd(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, Any]]:
     from wsbrisk_tui.engine.evt import evt_gpd
 
-    w = bt.windows[bt.refit_idx]
-    var = ctx.cached(ctx.key("evt_rolling", w, ctx.confidences),
-                     lambda: evt_gpd(w, ctx.confidences)[0])
+    var = evt_gpd(bt.windows[bt.refit_idx], ctx.confidences)[0]
     return _held(bt.realised.size, bt.refit_idx, var), {}
 
 
@@ -805,6 +794,14 @@ def _run_backtests(ctx: _Ctx, methods: Sequence[str], timings: dict[str, float]
                    refit_idx=np.arange(0, n_test, s.garch_refit_days))
     base["test_days"] = n_test
     base["refit_every"] = s.garch_refit_days
+    # Everything a forecast can depend on: the settings, the data before and in the test period,
+    # today's holdings and the simulation streams. Equal keys give equal results, so the finished
+    # BacktestResults are cached (small: one per confidence).
+    start = bt.start - s.window
+    data_key = ctx.key(s.window, n_test, s.garch_refit_days, ctx.confidences, s.hs_lambda,
+                       s.t_copula_regimes, s.t_copula_marginals, ctx.book[start:],
+                       ctx.inputs.asset_returns[start:], np.asarray(ctx.inputs.values, dtype=float),
+                       ctx.inputs.linear)
     out: list[BacktestResult] = []
     for m in methods:
         t0 = time.perf_counter()
@@ -815,6 +812,10 @@ def _run_backtests(ctx: _Ctx, methods: Sequence[str], timings: dict[str, float]
             return [evaluate_backtest(m, c, var[:, j], bt.realised, det)
                     for j, c in enumerate(ctx.confidences)]
 
-        out += _isolated(run, lambda reason, m=m: unavailable(m, reason))
+        stream = f"backtest:{m}"
+        key = ("backtest", m) + data_key + (
+            (_stream_id(ctx.rngs[stream]),) if stream in ctx.rngs else ())
+        out += _isolated(lambda m=m, key=key: ctx.cached(key, lambda: run(m)),
+                         lambda reason, m=m: unavailable(m, reason))
         timings[f"backtest:{m}"] = time.perf_counter() - t0
     return out
