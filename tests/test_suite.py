@@ -271,10 +271,13 @@ def test_two_regime_copula_without_a_stressed_regime_is_na_with_a_reason():
     r = 0.01 * rng.standard_normal((400, 2))
     r[150, :] = 0.3  # one extreme day: the stressed regime is that day alone
     prices = 100.0 * np.cumprod(np.vstack([np.ones(2), 1.0 + r]), axis=0)
-    settings = replace(SETTINGS, t_copula_regimes=2, methods=("monte_carlo_t_copula",),
-                       backtest_days=0)
+    settings = replace(SETTINGS, t_copula_regimes=2, methods=("monte_carlo_t_copula",))
     res = run_risk_suite(_book(prices=prices), settings, np.random.default_rng(0))
     assert all(x.status == "n/a" and "regime has" in x.reason for x in res.var)
+    # every backtest refit window holds that day too: no forecast, each failure reported
+    for b in res.backtest:
+        assert b.status == "n/a" and b.details["excluded_nan"] == 60
+        assert len(b.details["fit_failures"]) == 3 and "regime has" in b.details["fit_failures"][0]
 
 
 def test_settings_are_validated():
@@ -285,3 +288,21 @@ def test_settings_are_validated():
     with pytest.raises(ValueError, match="mc_paths"):
         RiskSettings(mc_paths=1001)
     assert RiskSettings().methods == METHODS
+
+
+def test_non_linear_book_goes_through_revalue_and_simulates_the_mc_backtest(book, run):
+    res, _ = run
+    settings = replace(SETTINGS, methods=("monte_carlo", "monte_carlo_t_copula"))
+    nonlin = run_risk_suite(replace(book, linear=False), settings, np.random.default_rng(5))
+    linear = [r for r in res.var if r.method in settings.methods]
+    # same paths, revalued position by position instead of through the summed exposure
+    for a, b in zip(linear, nonlin.var):
+        assert (a.method, a.horizon_days, a.confidence) == (b.method, b.horizon_days, b.confidence)
+        assert b.var == pytest.approx(a.var, rel=1e-9)
+    mc = [b for b in nonlin.backtest if b.method == "monte_carlo"]
+    for b in mc:
+        assert b.status == "ok" and b.details["paths"] == 2_000 and "forecast" not in b.details
+        # 2,000 simulated normal paths vs the analytic limit: the exception counts stay close
+        pn = next(x for x in res.backtest if (x.method, x.confidence) == ("parametric_normal",
+                                                                          b.confidence))
+        assert abs(b.exceptions - pn.exceptions) <= 3

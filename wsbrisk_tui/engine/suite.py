@@ -68,7 +68,8 @@ BACKTEST_SCHEMES: dict[str, str] = {
                    "window's mean and covariance, re-estimated daily); otherwise "
                    f"{BACKTEST_MC_PATHS} paths re-simulated every garch_refit_days days and held",
     "monte_carlo_t_copula": f"copula and marginals re-fitted, {BACKTEST_MC_PATHS} paths "
-                            "simulated every garch_refit_days days, forecast held in between",
+                            "simulated every garch_refit_days days, forecast held in between "
+                            "(no forecast until the next refit when a refit fails)",
     "evt_gpd": "GPD tail re-fitted every garch_refit_days days, forecast held in between",
 }
 
@@ -234,7 +235,7 @@ def _parametric_normal(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = parametric_normal(x, ctx.confidences, h)
-        out += ctx.results("parametric_normal", h, var[0], es[0], det, "not finite")
+        out += ctx.results("parametric_normal", h, var[0], es[0], det, "the estimate is not a finite number")
     return out
 
 
@@ -254,7 +255,7 @@ def _cornish_fisher(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = cornish_fisher(x, ctx.confidences, h)
-        out += ctx.results("cornish_fisher", h, var[0], es[0], det, "not finite")
+        out += ctx.results("cornish_fisher", h, var[0], es[0], det, "the estimate is not a finite number")
     return out
 
 
@@ -287,7 +288,7 @@ def _student_t(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = student_t_var_es(fit, ctx.confidences, h)
-        out += ctx.results("student_t", h, var[0], es[0], det, "not finite")
+        out += ctx.results("student_t", h, var[0], es[0], det, "the estimate is not a finite number")
     return out
 
 
@@ -312,7 +313,7 @@ def _garch(ctx: _Ctx, dist: str) -> list[VarResult]:
     for h in ctx.horizons:
         var_pct, es_pct = by_h[h]
         out += ctx.results(method, h, np.asarray(var_pct) * scale, np.asarray(es_pct) * scale,
-                           det, "not finite")
+                           det, "the estimate is not a finite number")
     return out
 
 
@@ -333,7 +334,7 @@ def _filtered_historical(ctx: _Ctx) -> list[VarResult]:
     for h in ctx.horizons:
         var_pct, es_pct = by_h[h]
         out += ctx.results("filtered_historical", h, np.asarray(var_pct) * scale,
-                           np.asarray(es_pct) * scale, det, "not finite")
+                           np.asarray(es_pct) * scale, det, "the estimate is not a finite number")
     return out
 
 
@@ -364,7 +365,7 @@ def _historical(ctx: _Ctx) -> list[VarResult]:
                            bootstrap_replicates=ctx.settings.bootstrap_replicates,
                            ci="percentile bootstrap (i.i.d.; too narrow for overlapping h-day "
                               "scenarios)" if h > 1 else "percentile bootstrap (i.i.d.)")
-        out += ctx.results("historical", h, var[0], es[0], det, "not finite",
+        out += ctx.results("historical", h, var[0], es[0], det, "the estimate is not a finite number",
                            ci=percentile_interval(boot_var, CI_LEVEL),
                            es_ci=percentile_interval(boot_es, CI_LEVEL))
     return out
@@ -385,7 +386,7 @@ def _historical_weighted(ctx: _Ctx) -> list[VarResult]:
         var, es = historical_weighted(x, ctx.confidences, lam)
         det = _obs_details(x.size, lam=lam, effective_obs=float(1.0 / np.sum(w * w)),
                            weights="Boudoukh-Richardson-Whitelaw age weights, newest age 0")
-        out += ctx.results("historical_weighted", h, var[0], es[0], det, "not finite")
+        out += ctx.results("historical_weighted", h, var[0], es[0], det, "the estimate is not a finite number")
     return out
 
 
@@ -396,7 +397,7 @@ def _mc_results(ctx: _Ctx, method: str, sims: list[dict[str, Any]]) -> list[VarR
                      "es_std_error": float(sim["es_std_error"][j])}
                     for j in range(len(ctx.confidences))]
         out += ctx.results(method, sim["horizon_days"], sim["var"], sim["es"],
-                           {**_obs_details(ctx.window), **sim["details"]}, "not finite",
+                           {**_obs_details(ctx.window), **sim["details"]}, "the estimate is not a finite number",
                            per_conf=per_conf)
     return out
 
@@ -589,14 +590,23 @@ def _bt_monte_carlo_t_copula(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict
     s = ctx.settings
     rng = ctx.rngs["backtest:monte_carlo_t_copula"]
     forecasts = []
+    failures = []
     for k in bt.refit_idx:
         r, book = _asset_window(ctx, bt, int(k))
-        model = fit_copula_model(r, book, regimes=s.t_copula_regimes,
-                                 marginals=s.t_copula_marginals)  # type: ignore[arg-type]
+        try:
+            model = fit_copula_model(r, book, regimes=s.t_copula_regimes,
+                                     marginals=s.t_copula_marginals)  # type: ignore[arg-type]
+        except ValueError as exc:  # this refit's window cannot carry the model: no forecast
+            failures.append(f"test day {int(k)}: {exc}")
+            forecasts.append(np.full(len(ctx.confidences), np.nan))
+            continue
         sim = monte_carlo_t_copula(ctx.inputs, ctx.confidences, (1,), BACKTEST_MC_PATHS,
                                    rng=rng, model=model)[0]
         forecasts.append(sim["var"])
-    return _held(bt.realised.size, bt.refit_idx, np.array(forecasts)), {"paths": BACKTEST_MC_PATHS}
+    extra: dict[str, Any] = {"paths": BACKTEST_MC_PATHS}
+    if failures:
+        extra["fit_failures"] = failures
+    return _held(bt.realised.size, bt.refit_idx, np.array(forecasts)), extra
 
 
 def _bt_evt_gpd(ctx: _Ctx, bt: _Backtest) -> tuple[np.ndarray, dict[str, Any]]:
