@@ -21,6 +21,7 @@ and the benchmark.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -61,6 +62,11 @@ PANE_NAMES: tuple[str, ...] = tuple(c.PANE for c in PANE_CLASSES)
 OVERVIEW_PANES: tuple[str, ...] = ("positions", "var")
 #: Terminal width (columns) from which the overview is shown.
 WIDE_COLUMNS = 140
+#: GIL switch interval while the app runs (seconds). The engine thread holds the GIL in Python
+#: code (model fitting); each time the UI thread gives the GIL up (I/O, select) it waits up to
+#: this long to get it back. Python's default 5 ms made pane switches take 100-200 ms during a
+#: compute on a loaded 2-core box; 1 ms brought them to 10-20 ms.
+SWITCH_INTERVAL_S = 0.001
 #: Refresh interval steps for ``+``/``-`` (seconds).
 INTERVAL_STEPS: tuple[float, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900)
 
@@ -176,6 +182,8 @@ class RiskDeskApp(App[None]):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
+        self._saved_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._saved_switch_interval, SWITCH_INTERVAL_S))
         if self._config_keymap:
             self.set_keymap(self._config_keymap)
         self._apply_layout(self.size.width)
@@ -323,6 +331,7 @@ class RiskDeskApp(App[None]):
             bar.show(state, self.view.palette)
 
     def on_unmount(self) -> None:
+        sys.setswitchinterval(self._saved_switch_interval)
         self._engine_closed = True
         if self.worker is not None:
             # Do not wait for a long compute: the thread is a daemon and its result is ignored.
@@ -458,16 +467,18 @@ def create_app(runtime: Any, *, start_engine: bool = True, initial_pane: str = "
                now: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic,
                theme: str | None = None, refresh_seconds: float | None = None,
                on_first_render: Callable[[RiskSnapshot], None] | None = None,
+               compute: Callable[[int], RiskSnapshot] | None = None,
                ) -> RiskDeskApp:
     """The dashboard for a :class:`wsbrisk_tui.runtime.Runtime` (its config, mode and compute).
 
     ``theme`` (a config name) and ``refresh_seconds`` override the config (``--theme``,
-    ``--refresh``)."""
+    ``--refresh``). ``compute`` wraps or replaces ``runtime.compute`` (tests pin wall-time
+    figures with it)."""
     from wsbrisk_tui.config import AppPaths
 
     cfg = runtime.config
     return RiskDeskApp(
-        runtime.compute,
+        compute or runtime.compute,
         refresh_seconds=refresh_seconds or cfg.general.refresh_seconds,
         theme=theme or cfg.general.theme,
         keymap=dict(cfg.keymap),

@@ -61,7 +61,7 @@ class SnapshotPane(Vertical):
     DEFAULT_CSS = """
     SnapshotPane { height: 1fr; }
     SnapshotPane > .pane-title { height: 1; text-style: bold; color: $text-primary; }
-    SnapshotPane > .pane-note { height: auto; max-height: 6; color: $text-muted; }
+    SnapshotPane > .pane-note { height: auto; max-height: 45%; color: $text-muted; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

@@ -19,14 +19,15 @@ from wsbrisk_tui.widgets.table import RiskTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
-    ("type", "Type"),
     ("qty", "Qty"),
     ("mv", "Mkt value"),
     ("weight", "Weight"),
     ("pnl", "Day P&L"),
     ("varc", "VaR contr"),
+    ("type", "Type"),
     ("price", "Price"),
 )
+"""Numbers first, descriptions last: a narrow pane cuts the type and price, never the risk."""
 
 #: Preferred source of per-position VaR contribution: (method, confidence), first found wins.
 CONTRIBUTION_PREFERENCE: tuple[tuple[str, float], ...] = (("historical", 0.99), ("parametric", 0.99))
@@ -44,11 +45,6 @@ def option_fields(row: PositionRow) -> dict[str, Any] | None:
             "dte": opt.get("dte") if isinstance(opt.get("dte"), int) else None}
 
 
-def display_symbol(row: PositionRow) -> str:
-    o = option_fields(row)
-    return str(o["underlying"]) if o else row.symbol
-
-
 def short_label(row: PositionRow) -> str:
     """A column header for a position: ``SPY 600C`` for an option, the symbol otherwise."""
     o = option_fields(row)
@@ -58,13 +54,13 @@ def short_label(row: PositionRow) -> str:
 
 
 def type_text(row: PositionRow) -> str:
+    """``option 2025-03-21 65d`` (expiry and days to expiry) for options, the kind otherwise."""
     if row.kind != "option":
         return row.kind
     o = option_fields(row)
     if o is None:
         return f"option {row.description}" if row.description != row.symbol else "option"
-    parts = [str(o["expiry"] or "?"),
-             (f"{o['strike']:g}" if o["strike"] is not None else "?") + (o["right"] or "?")]
+    parts = ["option", str(o["expiry"] or "?")]
     if o["dte"] is not None:
         parts.append(f"{o['dte']}d")
     return " ".join(parts)
@@ -171,15 +167,15 @@ class PositionsPane(SnapshotPane):
             else:
                 varc = Cell(fmt.money(comp), sort=comp)
             weight_style = p.muted if r.weight is None else ""
-            symbol = display_symbol(r) + ("†" if r.status != "ok" else "")
+            symbol = short_label(r) + ("†" if r.status != "ok" else "")
             rows.append((key, [
                 left(symbol, p.strong),
-                left(type_text(r)),
                 Cell(fmt.qty(r.qty), p.loss if r.qty < 0 else "", sort=r.qty),
                 Cell(fmt.money(r.market_value), sort=r.market_value),
                 Cell(fmt.pct(r.weight, 1), weight_style, sort=r.weight),
                 pnl_cell(p, r.day_pnl),
                 varc,
+                left(type_text(r)),
                 Cell(fmt.num(r.price), sort=r.price),
             ]))
             if r.status != "ok":

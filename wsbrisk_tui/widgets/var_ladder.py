@@ -150,7 +150,8 @@ class VarLadderPane(SnapshotPane):
         columns.append(("bt", "Backtest\n99% 1d"))
         self.table.set_columns(columns)
         rows = []
-        reasons: list[str] = []
+        # reason -> the methods (or "method backtest") it explains, in order of appearance.
+        reasons: dict[str, list[str]] = {}
         for method in methods_of(snapshot):
             cells: list[object] = [left(method, p.strong)]
             for which in ("var", "es"):
@@ -160,28 +161,32 @@ class VarLadderPane(SnapshotPane):
                     if r is None or r.status != "ok":
                         cells.append(na_cell(p, fmt.NA + ("*" if r is not None and r.reason else "")))
                         if r is not None and r.reason:
-                            reasons.append(f"* {method}: n/a: {r.reason}")
+                            reasons.setdefault(r.reason, [])
+                            if method not in reasons[r.reason]:
+                                reasons[r.reason].append(method)
                         continue
                     flagged = which == "var" and c in flags and method in flags[c][:2]
                     style = p.warn if flagged else ""
-                    cells.append(Cell(text + (" !" if flagged else ""), style, sort=r.var))
+                    cells.append(Cell(text + ("!" if flagged else ""), style, sort=r.var))
             bt = backtest_for(snapshot, method)
             if bt is None:
                 cells.append(na_cell(p))
             elif bt.status != "ok" or bt.zone is None:
                 cells.append(na_cell(p, fmt.NA + "*"))
                 if bt.reason:
-                    reasons.append(f"* {method} backtest: n/a: {bt.reason}")
+                    reasons.setdefault(bt.reason, []).append(f"{method} backtest")
             else:
                 exc = fmt.NA if bt.exceptions is None else str(bt.exceptions)
                 cells.append(Cell(f"{bt.zone} {exc}", p.zone(bt.zone), sort=bt.exceptions, justify="left"))
             rows.append((method, cells))
         self.table.sync(rows)
-        bt_obs = sorted({b.observations for b in snapshot.backtest if b.status == "ok"})
-        notes = [f"backtest: zone and exceptions in {'/'.join(map(str, bt_obs))} days (Basel traffic light)"] if bt_obs else []
+        # n/a reasons first: they explain cells on screen; then model risk; then the legend.
+        notes = [f"* {', '.join(names)}: n/a: {reason}" for reason, names in reasons.items()]
         notes += [f"! model risk {fmt.confidence_label(c)}: {hi} / {lo} = {ratio:.1f}x > {view.model_risk_factor:g}x"
-                 for c, (hi, lo, ratio) in flags.items()]
-        notes += list(dict.fromkeys(reasons))
+                  for c, (hi, lo, ratio) in flags.items()]
+        bt_obs = sorted({b.observations for b in snapshot.backtest if b.status == "ok"})
+        if bt_obs:
+            notes.append(f"backtest: zone and exceptions in {'/'.join(map(str, bt_obs))} days (Basel traffic light)")
         note.update("\n".join(notes))
         note.display = bool(notes)
 
