@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from history_factory import METHODS, T0, sample_snapshot
+from history_factory import T0, sample_snapshot
 from wsbrisk_tui.engine import history as history_mod
 from wsbrisk_tui.engine.history import HistoryStore, history_section, schema_version_of_code
 from wsbrisk_tui.errors import InputError
