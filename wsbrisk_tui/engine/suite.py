@@ -50,6 +50,7 @@ BACKTEST_MC_PATHS = 2_000
 #: Level of the bootstrap confidence intervals of historical VaR/ES.
 CI_LEVEL = 0.90
 HYPOTHETICAL = "hypothetical: today's holdings on past returns"
+_NOT_FINITE = "the estimate is not a finite number"
 
 #: How each method produces its daily backtest forecasts (copied into the result details).
 BACKTEST_SCHEMES: dict[str, str] = {
@@ -235,7 +236,7 @@ def _parametric_normal(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = parametric_normal(x, ctx.confidences, h)
-        out += ctx.results("parametric_normal", h, var[0], es[0], det, "the estimate is not a finite number")
+        out += ctx.results("parametric_normal", h, var[0], es[0], det, _NOT_FINITE)
     return out
 
 
@@ -255,7 +256,7 @@ def _cornish_fisher(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = cornish_fisher(x, ctx.confidences, h)
-        out += ctx.results("cornish_fisher", h, var[0], es[0], det, "the estimate is not a finite number")
+        out += ctx.results("cornish_fisher", h, var[0], es[0], det, _NOT_FINITE)
     return out
 
 
@@ -288,7 +289,7 @@ def _student_t(ctx: _Ctx) -> list[VarResult]:
     out = []
     for h in ctx.horizons:
         var, es = student_t_var_es(fit, ctx.confidences, h)
-        out += ctx.results("student_t", h, var[0], es[0], det, "the estimate is not a finite number")
+        out += ctx.results("student_t", h, var[0], es[0], det, _NOT_FINITE)
     return out
 
 
@@ -313,7 +314,7 @@ def _garch(ctx: _Ctx, dist: str) -> list[VarResult]:
     for h in ctx.horizons:
         var_pct, es_pct = by_h[h]
         out += ctx.results(method, h, np.asarray(var_pct) * scale, np.asarray(es_pct) * scale,
-                           det, "the estimate is not a finite number")
+                           det, _NOT_FINITE)
     return out
 
 
@@ -334,7 +335,7 @@ def _filtered_historical(ctx: _Ctx) -> list[VarResult]:
     for h in ctx.horizons:
         var_pct, es_pct = by_h[h]
         out += ctx.results("filtered_historical", h, np.asarray(var_pct) * scale,
-                           np.asarray(es_pct) * scale, det, "the estimate is not a finite number")
+                           np.asarray(es_pct) * scale, det, _NOT_FINITE)
     return out
 
 
@@ -365,7 +366,7 @@ def _historical(ctx: _Ctx) -> list[VarResult]:
                            bootstrap_replicates=ctx.settings.bootstrap_replicates,
                            ci="percentile bootstrap (i.i.d.; too narrow for overlapping h-day "
                               "scenarios)" if h > 1 else "percentile bootstrap (i.i.d.)")
-        out += ctx.results("historical", h, var[0], es[0], det, "the estimate is not a finite number",
+        out += ctx.results("historical", h, var[0], es[0], det, _NOT_FINITE,
                            ci=percentile_interval(boot_var, CI_LEVEL),
                            es_ci=percentile_interval(boot_es, CI_LEVEL))
     return out
@@ -386,7 +387,7 @@ def _historical_weighted(ctx: _Ctx) -> list[VarResult]:
         var, es = historical_weighted(x, ctx.confidences, lam)
         det = _obs_details(x.size, lam=lam, effective_obs=float(1.0 / np.sum(w * w)),
                            weights="Boudoukh-Richardson-Whitelaw age weights, newest age 0")
-        out += ctx.results("historical_weighted", h, var[0], es[0], det, "the estimate is not a finite number")
+        out += ctx.results("historical_weighted", h, var[0], es[0], det, _NOT_FINITE)
     return out
 
 
@@ -397,7 +398,7 @@ def _mc_results(ctx: _Ctx, method: str, sims: list[dict[str, Any]]) -> list[VarR
                      "es_std_error": float(sim["es_std_error"][j])}
                     for j in range(len(ctx.confidences))]
         out += ctx.results(method, sim["horizon_days"], sim["var"], sim["es"],
-                           {**_obs_details(ctx.window), **sim["details"]}, "the estimate is not a finite number",
+                           {**_obs_details(ctx.window), **sim["details"]}, _NOT_FINITE,
                            per_conf=per_conf)
     return out
 
