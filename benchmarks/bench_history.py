@@ -1,16 +1,19 @@
 """History store benchmark: 10,000 refreshes through the daemon's recording path.
 
-Each refresh goes through what the daemon does after computing: alert evaluation
-(:class:`AlertMonitor`), one-transaction recording (:meth:`HistoryStore.record`) with the purge
-every 100 records. Only the compute is replaced by hand-built, demo-sized snapshots
-(``tests/history_factory.py``: 17 positions, 99 VaR/ES results, 10 stress scenarios, a 14x14
-correlation matrix), one every ``--step`` simulated seconds, so the retention policy acts as it
-would over days of running. Printed: time per record, resident memory at the start and the end
-(flat = no leak), and the store size as retention takes hold.
+Each refresh goes through what the daemon does: compute, alert evaluation (:class:`AlertMonitor`),
+one-transaction recording (:meth:`HistoryStore.record`) with the purge every 100 records. The
+clock is simulated (one refresh every ``--step`` seconds) so the retention policy acts as it would
+over days of running. Sources:
 
-    python benchmarks/bench_history.py [--n 10000] [--step 60] [--full-days 1] [--demo 3]
+* ``--source synthetic`` (default): hand-built snapshots (``tests/history_factory.py``: 17
+  positions, 99 VaR/ES results, 10 stress scenarios; ~4 kB compressed), no engine;
+* ``--source demo``: the real demo book through :func:`wsbrisk_tui.runtime.demo_runtime` (the
+  engine's caches make refreshes after the first fast; ~37 kB compressed per snapshot).
 
-``--demo N`` also times N refreshes of the real demo book (compute + record) for comparison.
+Printed: time per refresh, resident memory at the start and the end (flat = no leak), and the
+store size as retention takes hold.
+
+    python benchmarks/bench_history.py [--source synthetic|demo] [--n 10000] [--step 60] [--full-days 3]
 """
 
 from __future__ import annotations
@@ -58,19 +61,35 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--step", type=float, default=60.0, help="simulated seconds between refreshes")
-    ap.add_argument("--full-days", type=int, default=1, help="history.retention_full_days")
-    ap.add_argument("--demo", type=int, default=0, help="also time N refreshes of the real demo book")
+    ap.add_argument("--full-days", type=int, default=3, help="history.retention_full_days")
+    ap.add_argument("--source", choices=("synthetic", "demo"), default="synthetic")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-history-"))
     store = HistoryStore(tmp / "history.sqlite3", retention_full_days=args.full_days)
     monitor = AlertMonitor(Config().limits.effective(), None, store)
-    rec = RecordingRuntime(Clocked(args.step), store, monitor, with_history=False)
+    if args.source == "demo":
+        from wsbrisk_tui.runtime import demo_runtime
+
+        sim = {"t": T0}
+        runtime = demo_runtime(seed=1, clock=lambda: sim["t"])
+        inner = runtime.compute
+
+        def compute(seq: int):
+            sim["t"] = T0 + seq * timedelta(seconds=args.step)
+            return inner(seq)
+
+        runtime.compute = compute  # type: ignore[method-assign]
+    else:
+        runtime = Clocked(args.step)
+    rec = RecordingRuntime(runtime, store, monitor, with_history=False)
+    t = time.perf_counter()
     rec.compute(1)  # warm imports and caches
+    print(f"first refresh (imports, fits, caches): {time.perf_counter() - t:.2f} s")
     rss0 = rss_mb()
     times: list[float] = []
     marks = {args.n // 10, args.n // 4, args.n // 2, 3 * args.n // 4, args.n}
-    print(f"{args.n:,} refreshes, one per {args.step:g} simulated s, full snapshots kept "
+    print(f"{args.source}: {args.n:,} refreshes, one per {args.step:g} simulated s, full snapshots kept "
           f"{args.full_days} day(s), purge every {store.purge_every} records")
     print(f"{'records':>8} {'size MB':>8} {'full rows':>9} {'refreshes':>9} {'RSS MB':>7} {'ms/record p50':>13}")
     for seq in range(2, args.n + 1):
@@ -82,7 +101,7 @@ def main() -> int:
                   f"{store.count():>9,} {rss_mb():>7.1f} {1000 * statistics.median(times[-500:]):>13.2f}")
     rss1 = rss_mb()
     q = statistics.quantiles(times, n=100)
-    print(f"time per refresh (alerts + record): mean {1000 * statistics.fmean(times):.2f} ms, "
+    print(f"time per refresh (compute + alerts + record): mean {1000 * statistics.fmean(times):.2f} ms, "
           f"p50 {1000 * q[49]:.2f} ms, p95 {1000 * q[94]:.2f} ms, max {1000 * max(times):.1f} ms")
     print(f"RSS start {rss0:.1f} MB, end {rss1:.1f} MB ({rss1 - rss0:+.1f} MB)")
     now = T0 + args.n * timedelta(seconds=args.step)
@@ -105,20 +124,6 @@ def main() -> int:
     print(f"bytes per kept full refresh (all tables): {store.size_bytes() / max(full, 1) / 1e3:.1f} kB")
     store.close()
 
-    if args.demo:
-        from wsbrisk_tui.runtime import demo_runtime
-
-        runtime = demo_runtime(seed=1)
-        dstore = HistoryStore(tmp / "demo.sqlite3")
-        drec = RecordingRuntime(runtime, dstore, AlertMonitor(Config().limits.effective(), None, dstore),
-                                with_history=False)
-        for seq in range(1, args.demo + 1):
-            t = time.perf_counter()
-            snap = drec.compute(seq)
-            total = time.perf_counter() - t
-            print(f"demo refresh {seq}: {total:.2f} s total, compute {snap.meta.compute_seconds:.2f} s, "
-                  f"{len(snap.var)} VaR results, {len(snap.sections['alerts']['active'])} active alerts")
-        print(f"demo store: {dstore.size_bytes() / 1e3:.0f} kB for {args.demo} refreshes")
     return 0
 
 

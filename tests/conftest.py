@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import socket
 
-import pytest
+from wsbrisk_tui.threads import limit_blas_threads
+
+limit_blas_threads()  # as the CLI does, before NumPy loads: small matrices, 2 cores
+
+import pytest  # noqa: E402
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection

@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         print(f"wsbrisk-tui {__version__}")
         return 0
+    from wsbrisk_tui.threads import limit_blas_threads
+
+    limit_blas_threads()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "no_color", False):

@@ -263,12 +263,23 @@ class RiskConfig:
         lo=20)
     garch_refit_days: int = _opt(
         20, "Refit GARCH models every this many new observations.", unit="trading days", lo=1)
+    backtest_refit_days: int = _opt(
+        60, "In the backtest, re-estimate the models that need a fit (GARCH, FHS, t copula, EVT, "
+            "non-linear Monte Carlo) every this many test days; GARCH variance is filtered daily "
+            "in between, the others hold their forecast.", unit="trading days", lo=1)
+    garch_window: int = _opt(
+        1000, "Estimation window of the GARCH methods and filtered historical simulation (GARCH "
+              "needs years, not months, to pin its persistence down; the history is used up to "
+              "this length).", unit="trading days", lo=250)
     model_risk_factor: float = _opt(
         2.0, "Flag model risk when the largest VaR across methods exceeds the smallest by this "
              "factor.", unit="ratio", lo=1.0, lo_open=True)
     t_copula_regimes: int = _opt(
         1, "Regimes of the Student-t copula Monte Carlo (1, or 2 for calm/stressed).",
         choices=(1, 2))
+    t_copula_marginals: str = _opt(
+        "empirical", "Marginals of the Student-t copula Monte Carlo: each asset's empirical "
+                     "returns, or a fitted Student t.", choices=("empirical", "t"))
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,9 @@ def risk_settings_from_config(cfg: Any) -> Any:
         bootstrap_replicates=int(r.bootstrap_replicates),
         backtest_days=int(r.backtest_days),
         garch_refit_days=int(r.garch_refit_days),
+        garch_window=int(r.garch_window),
+        backtest_refit_days=int(r.backtest_refit_days),
+        t_copula_marginals=str(r.t_copula_marginals),
         t_copula_regimes=int(r.t_copula_regimes),
     )
 

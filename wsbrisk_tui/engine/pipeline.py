@@ -247,7 +247,8 @@ def _history_rows(settings: PipelineSettings) -> int:
     risk = settings.risk
     if risk is None:
         return settings.history_rows
-    return max(settings.history_rows, risk.window + risk.backtest_days + max(risk.horizons) + 1)
+    longest = max(risk.window, getattr(risk, "garch_window", 0))
+    return max(settings.history_rows, longest + risk.backtest_days + max(risk.horizons) + 1)
 
 
 def build_risk_inputs(portfolio: Portfolio, market: MarketData, valued: ValuedBook, option_context: Any,

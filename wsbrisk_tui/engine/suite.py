@@ -59,19 +59,19 @@ BACKTEST_SCHEMES: dict[str, str] = {
     "student_t": "maximum-likelihood t re-fitted every day (vectorised over the days)",
     "historical": "every day, the window's empirical quantile",
     "historical_weighted": "every day, age-weighted quantile of the window",
-    "garch_normal": "GARCH re-estimated every garch_refit_days days, variance filtered daily "
+    "garch_normal": "GARCH re-estimated every backtest_refit_days days, variance filtered daily "
                     "with fixed parameters in between",
-    "garch_t": "GARCH re-estimated every garch_refit_days days, variance filtered daily "
+    "garch_t": "GARCH re-estimated every backtest_refit_days days, variance filtered daily "
                "with fixed parameters in between",
-    "filtered_historical": "GARCH(normal QML) re-estimated every garch_refit_days days; daily "
+    "filtered_historical": "GARCH(normal QML) re-estimated every backtest_refit_days days; daily "
                            "filtered residuals scaled by the day's sigma",
     "monte_carlo": "linear book: the analytic limit of the normal Monte Carlo (normal VaR of the "
                    "window's mean and covariance, re-estimated daily); otherwise "
-                   f"{BACKTEST_MC_PATHS} paths re-simulated every garch_refit_days days and held",
+                   f"{BACKTEST_MC_PATHS} paths re-simulated every backtest_refit_days days and held",
     "monte_carlo_t_copula": f"copula and marginals re-fitted, {BACKTEST_MC_PATHS} paths "
-                            "simulated every garch_refit_days days, forecast held in between "
+                            "simulated every backtest_refit_days days, forecast held in between "
                             "(no forecast until the next refit when a refit fails)",
-    "evt_gpd": "GPD tail re-fitted every garch_refit_days days, forecast held in between",
+    "evt_gpd": "GPD tail re-fitted every backtest_refit_days days, forecast held in between",
 }
 
 
@@ -88,6 +88,14 @@ class RiskSettings:
     bootstrap_replicates: int = 1_000
     backtest_days: int = 250
     garch_refit_days: int = 20
+    #: GARCH/FHS estimation window: GARCH(1,1) needs a long sample to estimate persistence (on
+    #: one year that contains a crash the fit often lands on alpha + beta = 1), so it reads up to
+    #: this many days of history, and all of it when the history is shorter.
+    garch_window: int = 1000
+    #: Backtest refit schedule for the models that must be re-estimated (GARCH, FHS, t copula,
+    #: EVT, non-linear Monte Carlo): every this many test days, the forecast filtered (GARCH) or
+    #: held in between. 60 days keeps the cold backtest of the demo book near a second.
+    backtest_refit_days: int = 60
     t_copula_regimes: int = 1
     t_copula_marginals: str = "empirical"
 
@@ -108,8 +116,10 @@ class RiskSettings:
             problems.append(f"mc_paths must be an even number >= 100, got {self.mc_paths}")
         if self.bootstrap_replicates < 100:
             problems.append(f"bootstrap_replicates must be >= 100, got {self.bootstrap_replicates}")
-        if self.backtest_days < 0 or self.garch_refit_days < 1:
-            problems.append("backtest_days must be >= 0 and garch_refit_days >= 1")
+        if self.garch_window < MIN_OBS:
+            problems.append(f"garch_window must be at least {MIN_OBS} days, got {self.garch_window}")
+        if self.backtest_days < 0 or self.garch_refit_days < 1 or self.backtest_refit_days < 1:
+            problems.append("backtest_days must be >= 0, garch_refit_days and backtest_refit_days >= 1")
         if self.t_copula_regimes not in (1, 2):
             problems.append(f"t_copula_regimes must be 1 or 2, got {self.t_copula_regimes}")
         if self.t_copula_marginals not in ("empirical", "t"):
@@ -293,9 +303,15 @@ def _student_t(ctx: _Ctx) -> list[VarResult]:
     return out
 
 
+def _garch_window(ctx: _Ctx, n_test: int = 0) -> int:
+    """GARCH estimation window: ``garch_window`` days, or all the history before the test days."""
+    return max(1, min(ctx.settings.garch_window, ctx.book.size - n_test))
+
+
 def _garch_fit(ctx: _Ctx, dist: str) -> Any:
-    x = ctx.returns_pct(ctx.book_window)
-    labels = ctx.labels[-ctx.window:]
+    w = _garch_window(ctx)
+    x = ctx.returns_pct(ctx.book[-w:])
+    labels = ctx.labels[-w:]
     return ctx.cache.garch(x, dist, labels=labels, series="book")
 
 
@@ -304,7 +320,7 @@ def _garch(ctx: _Ctx, dist: str) -> list[VarResult]:
 
     method = "garch_normal" if dist == "normal" else "garch_t"
     fit = _garch_fit(ctx, dist)
-    det = _obs_details(ctx.window, **fit.details(),
+    det = _obs_details(_garch_window(ctx), **fit.details(),
                        horizon_scaling="sum of the GARCH variance forecasts over h days")
     if not fit.converged:
         return ctx.unavailable(method, str(fit.reason), **det)
@@ -322,7 +338,7 @@ def _filtered_historical(ctx: _Ctx) -> list[VarResult]:
     from wsbrisk_tui.engine.volatility import filtered_historical
 
     fit = _garch_fit(ctx, "normal")
-    det = _obs_details(ctx.window, **fit.details(), garch_estimation="normal quasi-maximum likelihood",
+    det = _obs_details(_garch_window(ctx), **fit.details(), garch_estimation="normal quasi-maximum likelihood",
                        paths=ctx.settings.mc_paths,
                        horizon_scaling="1 day exact; h days: bootstrap paths through the GARCH "
                                        "recursion")
@@ -541,11 +557,11 @@ def _rolling_garch(ctx: _Ctx, bt: _Backtest, dist: str) -> Any:
     from wsbrisk_tui.engine.volatility import garch_rolling_forecasts
 
     n_test = bt.realised.size
-    r = ctx.returns_pct(ctx.book[-(n_test + ctx.settings.window):])
-    refit = ctx.settings.garch_refit_days
-    key = ctx.key("garch_rolling", dist, ctx.settings.window, n_test, refit, ctx.confidences, r)
-    return ctx.cached(key, lambda: garch_rolling_forecasts(r, ctx.settings.window, n_test,
-                                                           ctx.confidences, dist, refit))
+    w = _garch_window(ctx, n_test)
+    r = ctx.returns_pct(ctx.book[-(n_test + w):])
+    refit = ctx.settings.backtest_refit_days
+    key = ctx.key("garch_rolling", dist, w, n_test, refit, ctx.confidences, r)
+    return ctx.cached(key, lambda: garch_rolling_forecasts(r, w, n_test, ctx.confidences, dist, refit))
 
 
 def _bt_garch(ctx: _Ctx, bt: _Backtest, dist: str, fhs: bool = False
@@ -802,14 +818,14 @@ def _run_backtests(ctx: _Ctx, methods: Sequence[str], timings: dict[str, float]
 
     windows = sliding_window_view(ctx.book[:-1], s.window)[-n_test:]
     bt = _Backtest(windows=windows, realised=ctx.book[-n_test:], start=ctx.book.size - n_test,
-                   refit_idx=np.arange(0, n_test, s.garch_refit_days))
+                   refit_idx=np.arange(0, n_test, s.backtest_refit_days))
     base["test_days"] = n_test
-    base["refit_every"] = s.garch_refit_days
+    base["refit_every"] = s.backtest_refit_days
     # Everything a forecast can depend on: the settings, the data before and in the test period,
     # today's holdings and the simulation streams. Equal keys give equal results, so the finished
     # BacktestResults are cached (small: one per confidence).
-    start = bt.start - s.window
-    data_key = ctx.key(s.window, n_test, s.garch_refit_days, ctx.confidences, s.hs_lambda,
+    start = max(0, bt.start - max(s.window, s.garch_window))
+    data_key = ctx.key(s.window, s.garch_window, n_test, s.backtest_refit_days, ctx.confidences, s.hs_lambda,
                        s.t_copula_regimes, s.t_copula_marginals, ctx.book[start:],
                        ctx.inputs.asset_returns[start:], np.asarray(ctx.inputs.values, dtype=float),
                        ctx.inputs.linear)
