@@ -815,7 +815,7 @@ def test_example_parses_to_the_defaults(tmp_path):
     cfg = parse_config_text(text, tmp_path / "example.toml")
     assert cfg == Config()
     active = [ln for ln in text.splitlines() if ln and not ln.startswith(("#", "["))]
-    assert len(cfg.keys_set) == len(active) == 51
+    assert len(cfg.keys_set) == len(active) == 54
 
 
 def test_example_documents_every_field():
@@ -1087,8 +1087,6 @@ def test_cli_main_config_exit_codes(tmp_path, capsys):
 
 
 @cli_level
-@pytest.mark.xfail(strict=True, reason="LEAD: cli.py must give sub-parsers common flags that "
-                   "default to argparse.SUPPRESS; remove this marker once it does")
 def test_cli_main_config_flag_before_subcommand(tmp_path, capsys):
     """`wsbrisk-tui --config FILE config check` must check FILE (see the report: argparse
     sub-parsers reset parent-level defaults unless the common flags default to SUPPRESS)."""

@@ -243,8 +243,10 @@ def test_a_single_position_works(book):
 
 
 def test_short_window_makes_only_the_hungry_methods_na():
+    # 200 days: GARCH (which reads up to garch_window days) has fewer than the 250 it needs,
+    # EVT's 120-day window fewer than its 200
     settings = replace(SETTINGS, window=120)
-    res = run_risk_suite(_book(n=300), settings, np.random.default_rng(0))
+    res = run_risk_suite(_book(n=200), settings, np.random.default_rng(0))
     status = {r.method: (r.status, r.reason) for r in res.var if r.horizon_days == 1}
     assert status["garch_normal"][0] == "n/a" and "250" in status["garch_normal"][1]
     assert status["filtered_historical"][0] == "n/a"
@@ -271,7 +273,8 @@ def test_two_regime_copula_without_a_stressed_regime_is_na_with_a_reason():
     r = 0.01 * rng.standard_normal((400, 2))
     r[150, :] = 0.3  # one extreme day: the stressed regime is that day alone
     prices = 100.0 * np.cumprod(np.vstack([np.ones(2), 1.0 + r]), axis=0)
-    settings = replace(SETTINGS, t_copula_regimes=2, methods=("monte_carlo_t_copula",))
+    settings = replace(SETTINGS, t_copula_regimes=2, methods=("monte_carlo_t_copula",),
+                       backtest_refit_days=20)
     res = run_risk_suite(_book(prices=prices), settings, np.random.default_rng(0))
     assert all(x.status == "n/a" and "regime has" in x.reason for x in res.var)
     # every backtest refit window holds that day too: no forecast, each failure reported
