@@ -226,19 +226,26 @@ def _yahoo_market_loader(cfg: Any, offline: bool, env: dict[str, str]) -> Callab
     paths = cfg.paths()
 
     def load(portfolio: Any) -> Any:
-        symbols = portfolio.underlyings()
-        if not symbols:
+        from wsbrisk_tui.engine.factors import FACTOR_PROXY_SYMBOLS
+
+        book = portfolio.underlyings()
+        if not book:
             raise InputError(f"{portfolio.source}: the book has no positions to fetch prices for")
+        # The factor proxies (SPY, QQQ, IWM, TLT, HYG, USO, GLD, BTC-USD) and the VIX feed the
+        # stress betas, factor risk and option vol shifts; a proxy Yahoo cannot serve is n/a with
+        # its reason, it never blocks the book's own prices.
+        symbols = list(dict.fromkeys([*book, *FACTOR_PROXY_SYMBOLS]))
+        symbol_map = {"VIX": "^VIX", **dict(cfg.symbols)}
+        crypto = [p.underlying for p in portfolio.positions if p.asset_class == "crypto"] + ["BTC-USD"]
         today = date.today()
         start = today - timedelta(days=int(cfg.sources.history_days * 365 / 252) + 10)
         paths.cache_dir.mkdir(parents=True, exist_ok=True)
         cache = PriceCache(paths.cache_dir / "prices.sqlite3")
         market = fetch_yahoo_prices(symbols, start, today, cache=cache, offline=offline,
                                     timeout=cfg.sources.yfinance_timeout_seconds,
-                                    symbol_map=dict(cfg.symbols),
+                                    symbol_map=symbol_map,
                                     stale_after_days=cfg.sources.stale_after_days,
-                                    crypto=[p.underlying for p in portfolio.positions
-                                            if p.asset_class == "crypto"])
+                                    crypto=crypto)
         return _with_rate(market, cfg, offline=offline, env=env)
 
     return load
