@@ -202,6 +202,32 @@ def test_sigterm_finishes_the_write_in_progress_and_exits_0(tmp_path):
     assert f"stopped after {len(rows)} refresh(es), 0 failed" in text
 
 
+@pytest.mark.slow
+def test_daemon_once_on_the_demo_book_then_attach_and_show(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(cli.COMMANDS, "daemon", "daemon")
+    monkeypatch.setitem(cli.COMMANDS, "history", "history")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("")
+    db, log = tmp_path / "h.sqlite3", tmp_path / "daemon.log"
+    assert cli.main(["daemon", "--demo", "--once", "--config", str(cfg), "--store", str(db), "--log", str(log)]) == 0
+    assert "stopped after 1 refresh(es), 0 failed" in log.read_text()
+    store = HistoryStore(db, readonly=True)
+    [row] = store.list_refreshes()
+    snap = store.load_snapshot(row.id)
+    assert snap.meta.mode == "DEMO"
+    assert store.count("var_headline") == len(snap.var) > 0
+    hist = snap.var_for("historical", 0.99, 1)
+    assert row.var99 == pytest.approx(hist.var) and row.nav == pytest.approx(snap.nav)
+    assert set(snap.sections) >= {"alerts", "stress", "correlation"}
+    stress = snap.sections["stress"]["scenarios"]
+    assert store.count("stress_results") == len(stress)
+    viewer = AttachedRuntime(db, clock=lambda: snap.meta.computed_at)
+    seen = viewer.compute(1)
+    assert seen.nav == snap.nav and seen.sections["history"]["points"] == 1
+    assert cli.main(["history", "show", str(row.id), "--config", str(cfg), "--store", str(db)]) == 0
+    assert "POSITIONS" in capsys.readouterr().out
+
+
 def test_run_rejects_bad_flags(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("")
@@ -291,6 +317,7 @@ def test_replay_steps_back_and_forth_with_a_replay_banner(tmp_path):
     assert replay.step(last.refresh_id, +1) is None
     assert replay.goto(T0 + timedelta(seconds=90)).refresh_id == 2
     assert back.banner == "REPLAY 3/4  refresh #3  recorded 2025-01-15 15:32:00 UTC"
+    assert back.snapshot.meta.seq == 3 and replay.step(3, -1, seq=1001).snapshot.meta.seq == 1001
 
 
 def test_one_writer_process_and_two_reader_threads(tmp_path):

@@ -195,6 +195,39 @@ def test_purge_keeps_full_snapshots_n_days_then_the_last_refresh_of_each_day(tmp
     assert store.count("daily_var") == 3 * 33  # kept forever: three market dates
 
 
+def test_between_a_day_and_the_full_retention_one_refresh_per_quarter_hour_is_kept(tmp_path):
+    store = _store(tmp_path, retention_full_days=3, purge_every=10_000)
+    start = datetime(2025, 1, 10, 0, 0, tzinfo=timezone.utc)
+    n = 4 * 24 * 12  # every 5 minutes for four days
+    for i in range(n):
+        store.record(sample_snapshot(seq=i, computed_at=start + timedelta(minutes=5 * i), na_methods=("evt_gpd",)))
+    now = start + timedelta(minutes=5 * (n - 1))  # 13 Jan 23:55
+    store.purge(now)
+    kept = sorted(r.computed_at for r in store.list_refreshes())
+    # the policy computed independently: all of the last 24 h, the last of each quarter hour back
+    # to three days, the last of each day before that
+    every = [start + timedelta(minutes=5 * i) for i in range(n)]
+    dense_cut, full_cut = now - timedelta(hours=24), now - timedelta(days=3)
+
+    def last_per(times, seconds):
+        out = {}
+        for t in times:
+            out[int(t.timestamp() // seconds)] = t
+        return list(out.values())
+
+    expected_full = ([t for t in every if t >= dense_cut]
+                     + last_per([t for t in every if full_cut <= t < dense_cut], 900))
+    expected_old = last_per([t for t in every if t < full_cut], 86400)
+    assert kept == sorted(expected_old + expected_full)
+    # 289 in the last 24 h (both ends included), 193 quarter-hour buckets (two days plus the one
+    # the 23:55 cut-off splits) instead of 576 refreshes
+    assert len(expected_full) == 289 + 193
+    assert expected_old == [datetime(2025, 1, 10, 23, 50, tzinfo=timezone.utc)]
+    full_ids = {r.computed_at for r in store.list_refreshes() if r.has_full}
+    assert full_ids == set(expected_full)
+    assert store.count("var_headline") == len(kept) * 99
+
+
 def test_headline_retention_expires_everything_older(tmp_path):
     store = _store(tmp_path, retention_full_days=1, retention_headline_days=2, purge_every=10_000)
     start = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)

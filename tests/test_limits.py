@@ -193,3 +193,23 @@ def test_tier_presets_set_the_concentration_limits_with_their_origin():
     [sec], _ = _run([sample_snapshot(weights={"SPY": 0.12})], limits=explicit)
     assert _alerts(sec, "max_position_weight") == []
     assert _limit_row(sec, "max_position_weight")["origin"] == "config"
+
+
+def test_position_gauge_notes_positions_without_a_market_value():
+    snap = sample_snapshot(weights={"AAPL": 0.05})
+    rows = tuple(replace(p, market_value=None, reason="no price") if p.symbol == "MSFT" else p
+                 for p in snap.positions)
+    [sec], _ = _run([replace(snap, positions=rows)])
+    row = _limit_row(sec, "max_position_weight")
+    assert row["value"] == pytest.approx(0.05) and row["subject"] == "AAPL"
+    assert row["note"] == "largest of the positions with a market value; 1 without one"
+
+
+def test_monitor_keeps_the_last_gauges_when_a_refresh_fails():
+    from wsbrisk_tui.engine.limits import AlertMonitor
+
+    monitor = AlertMonitor(LIMITS)
+    good = monitor.apply(sample_snapshot(), T0)
+    sec = monitor.on_failure("OSError: disk full", T0 + timedelta(minutes=1))
+    assert sec["limits"] == good.sections["alerts"]["limits"] and len(sec["limits"]) == 9
+    assert [a["rule"] for a in sec["active"]] == ["engine_error"]

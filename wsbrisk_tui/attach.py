@@ -196,31 +196,35 @@ class ReplaySource:
         self.store = store
         self.history_points = history_points
 
-    def at(self, refresh_id: int) -> ReplayFrame:
+    def at(self, refresh_id: int, seq: int | None = None) -> ReplayFrame:
+        """The frame of ``refresh_id``; ``seq`` replaces ``meta.seq`` (a dashboard that ignores
+        snapshots older than the one on screen needs an increasing number; the recorded seq
+        restarts with every daemon)."""
         snap = self.store.load_snapshot(refresh_id)
         m = snap.meta
-        meta = replace(m, mode="REPLAY", notes=(*m.notes, f"replay of refresh #{refresh_id}, recorded in {m.mode} mode"))
+        meta = replace(m, mode="REPLAY", seq=m.seq if seq is None else seq,
+                       notes=(*m.notes, f"replay of refresh #{refresh_id}, recorded in {m.mode} mode"))
         t = utc(m.computed_at)
         snap = with_section(replace(snap, meta=meta), "history",
                             history_section(self.store, t, self.history_points, until=t))
         _, _, count = self.store.full_bounds()
         return ReplayFrame(refresh_id, snap, self.store.full_position(refresh_id), count)
 
-    def first(self) -> ReplayFrame | None:
+    def first(self, seq: int | None = None) -> ReplayFrame | None:
         lo, _, _ = self.store.full_bounds()
-        return None if lo is None else self.at(lo)
+        return None if lo is None else self.at(lo, seq)
 
-    def last(self) -> ReplayFrame | None:
+    def last(self, seq: int | None = None) -> ReplayFrame | None:
         _, hi, _ = self.store.full_bounds()
-        return None if hi is None else self.at(hi)
+        return None if hi is None else self.at(hi, seq)
 
-    def step(self, refresh_id: int, direction: int) -> ReplayFrame | None:
+    def step(self, refresh_id: int, direction: int, seq: int | None = None) -> ReplayFrame | None:
         """The frame before (``direction < 0``) or after (``> 0``) ``refresh_id``; None at an end."""
         prev, nxt = self.store.neighbours(refresh_id)
         target = prev if direction < 0 else nxt
-        return None if target is None else self.at(target)
+        return None if target is None else self.at(target, seq)
 
-    def goto(self, when: datetime) -> ReplayFrame | None:
+    def goto(self, when: datetime, seq: int | None = None) -> ReplayFrame | None:
         """The newest frame recorded at or before ``when``."""
         rid = self.store.full_id_at(when)
-        return None if rid is None else self.at(rid)
+        return None if rid is None else self.at(rid, seq)

@@ -19,9 +19,14 @@ Storage choices, and why:
 Retention (:meth:`HistoryStore.purge`, run on the first record and then every
 :attr:`HistoryStore.purge_every` records, relative to the newest refresh time):
 
-* full snapshots are kept ``retention_full_days`` (0: forever);
-* past that age, the headline rows (refresh, VaR, stress) are thinned to the LAST refresh of each
-  UTC day, and those daily rows are kept ``retention_headline_days`` (0: forever);
+* every refresh is kept in full (headline rows + compressed snapshot) for :data:`DENSE_HOURS`
+  hours: what attached viewers and a fine-grained replay need;
+* from then on to ``retention_full_days``, one refresh per :data:`SPARSE_BUCKET_S` seconds (the
+  last of each quarter hour, UTC) is kept, in full. A demo-sized snapshot is ~37 kB compressed, so
+  a 60-s refresh kept in full for 30 days would need ~2 GB; thinned this way it needs ~0.2 GB;
+* past ``retention_full_days`` the full snapshots are deleted and the headline rows (refresh, VaR,
+  stress) are thinned to the LAST refresh of each UTC day, kept ``retention_headline_days``
+  (0: forever). ``retention_full_days = 0`` keeps every refresh in full forever (no thinning);
 * cleared alerts go with the headline retention; ``daily_var`` (one row per market date, method
   and confidence) and ``ml_predictions`` are small and kept forever.
 
@@ -63,6 +68,9 @@ from wsbrisk_tui.errors import InputError
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 10.0
 VACUUM_FREE_FRACTION = 0.2
+#: Every refresh is kept in full this long, then thinned to one per SPARSE_BUCKET_S seconds.
+DENSE_HOURS = 24
+SPARSE_BUCKET_S = 900
 #: Sections derived from the store itself are not stored inside each full snapshot.
 UNSTORED_SECTIONS = frozenset({"history"})
 HEADLINE_METHODS: tuple[str, ...] = ("historical", "parametric_normal")
@@ -633,14 +641,21 @@ class HistoryStore:
         with self._write() as c:
             if self.retention_full_days > 0:
                 cut = now_ts - self.retention_full_days * 86400.0
+                dense = now_ts - DENSE_HOURS * 3600.0
                 full_deleted = c.execute(
                     "DELETE FROM snapshots_full WHERE refresh_id IN (SELECT id FROM refreshes WHERE ts < ?)",
                     (cut,)).rowcount
-                doomed = ("SELECT id FROM refreshes WHERE ts < ? AND id NOT IN"
-                          " (SELECT max(id) FROM refreshes WHERE ts < ? GROUP BY CAST(ts / 86400 AS INTEGER))")
-                c.execute(f"DELETE FROM var_headline WHERE refresh_id IN ({doomed})", (cut, cut))
-                c.execute(f"DELETE FROM stress_results WHERE refresh_id IN ({doomed})", (cut, cut))
-                thinned = c.execute(f"DELETE FROM refreshes WHERE id IN ({doomed})", (cut, cut)).rowcount
+                # Keep the last refresh of each bucket: quarter hours between the two cut-offs,
+                # days before the full cut-off (those keep only their headline rows).
+                doomed = ("SELECT id FROM refreshes WHERE ts < ? AND ts >= ? AND id NOT IN (SELECT max(id)"
+                          " FROM refreshes WHERE ts < ? AND ts >= ? GROUP BY CAST(ts / ? AS INTEGER))")
+                for lo, hi, width in ((cut, dense, float(SPARSE_BUCKET_S)), (float("-inf"), cut, 86400.0)):
+                    if hi <= lo:
+                        continue
+                    args = (hi, lo, hi, lo, width)
+                    for table in ("var_headline", "stress_results", "snapshots_full"):
+                        c.execute(f"DELETE FROM {table} WHERE refresh_id IN ({doomed})", args)
+                    thinned += c.execute(f"DELETE FROM refreshes WHERE id IN ({doomed})", args).rowcount
             if self.retention_headline_days > 0:
                 cut = now_ts - self.retention_headline_days * 86400.0
                 old = "SELECT id FROM refreshes WHERE ts < ?"

@@ -300,10 +300,11 @@ def _limits_rows(rs: list[Reading], state_active: tuple[Alert, ...]) -> list[dic
     if weights:
         known = [r for r in weights if r.value is not None]
         top = max(known, key=lambda r: r.value or 0.0) if known else weights[0]
-        if len(known) < len(weights):
-            top = replace(top, value=top.value if known else None,
-                          reason=None if known else top.reason)
-        rows.append(_row(top, subject=top.subject))
+        row = _row(top, subject=top.subject)
+        missing = len(weights) - len(known)
+        if known and missing:
+            row["note"] = f"largest of the positions with a market value; {missing} without one"
+        rows.append(row)
     for r in rs:
         if r.rule == "max_position_weight" or r.kind == "flag":
             continue
@@ -458,6 +459,7 @@ class AlertMonitor:
         self.last_fired: list[Alert] = []
         #: Notification problems of the last evaluation.
         self.last_notes: list[str] = []
+        self._last_limits: list[dict[str, Any]] = []
 
     def _sync_acks(self) -> None:
         if self.store is None:
@@ -473,6 +475,7 @@ class AlertMonitor:
         with self._lock:
             self._sync_acks()
             sec, self.state = evaluate(snapshot, self.limits, self.state, now)
+            self._last_limits = sec["limits"]
             sec = self._notify(sec, now)
         return replace(snapshot, sections={**snapshot.sections, "alerts": sec})
 
@@ -482,6 +485,7 @@ class AlertMonitor:
         with self._lock:
             self._sync_acks()
             sec, self.state = evaluate_failure(error_text, self.limits, self.state, now)
+            sec["limits"] = self._last_limits  # the gauges of the last good refresh
             sec = self._notify(sec, now)
             if self.store is not None:
                 self.store.save_alerts(self.state.changed())
