@@ -48,6 +48,9 @@ def rss_mb() -> float:
 
 
 def child_first_paint() -> None:
+    from wsbrisk_tui.threads import limit_blas_threads
+
+    limit_blas_threads()  # as the command line does, before NumPy is imported
     from wsbrisk_tui.app import create_app
     from wsbrisk_tui.runtime import demo_runtime
 
@@ -73,10 +76,15 @@ def child_first_paint() -> None:
 
 
 def child_soak(minutes: float, interval_s: float) -> None:
+    from wsbrisk_tui.threads import limit_blas_threads
+
+    limit_blas_threads()
     from wsbrisk_tui.app import PANE_NAMES, create_app
     from wsbrisk_tui.runtime import demo_runtime
 
-    app = create_app(demo_runtime(), refresh_seconds=interval_s)
+    runtime = demo_runtime()
+    config = runtime.config.with_overrides({"general.refresh_seconds": interval_s})
+    app = create_app(runtime, config=config)
     samples: list[tuple[float, int, float]] = []
 
     async def pilot_run(pilot) -> None:

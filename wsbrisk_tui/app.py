@@ -130,8 +130,10 @@ class RiskDeskApp(App[None]):
         monotonic: Callable[[], float] = time.monotonic,
         start_engine: bool = True,
         initial_pane: str = "positions",
-        ack_handler: Callable[[str], None] | None = None,
+        ack_handler: Callable[[str], Any] | None = None,
+        failure_handler: Callable[[str, datetime], Any] | None = None,
         on_first_render: Callable[[RiskSnapshot], None] | None = None,
+        notes: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         if initial_pane not in PANE_NAMES:
@@ -151,6 +153,8 @@ class RiskDeskApp(App[None]):
         self._start_engine = start_engine
         self.initial_pane = initial_pane
         self._ack_handler = ack_handler
+        self._failure_handler = failure_handler
+        self._notes = notes
         self._on_first_render = on_first_render
         self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
         self._failures: LatestSlot[EngineFailure] = LatestSlot()
@@ -190,7 +194,16 @@ class RiskDeskApp(App[None]):
         self._focus_pane(self.initial_pane)
         self.update_status()
         self.set_interval(1.0, self.update_status)
-        if self._start_engine:
+        for note in self._notes:
+            self.notify(note, severity="warning", timeout=10)
+
+    def on_ready(self) -> None:
+        """The first frame is on screen (Textual's Ready event): now start the engine.
+
+        Started any earlier, the first compute (which imports pandas/scipy/arch and holds the GIL
+        for seconds) would delay the first paint."""
+        self.ready_at = time.time()
+        if self._start_engine and self.worker is None:
             self.start_engine()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -293,7 +306,20 @@ class RiskDeskApp(App[None]):
                 self.call_after_refresh(self._on_first_render, snapshot)
         if failure is not None and (self.snapshot is None or failure.seq > self.snapshot.meta.seq):
             self.failure = failure
+            if self._failure_handler is not None:
+                self._store_call("record the engine-error alert", self._failure_handler,
+                                 failure.error, failure.when)
         self.update_status()
+
+    def _store_call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a history-store hook; a store error is shown, and the dashboard carries on."""
+        import sqlite3
+
+        try:
+            return fn(*args)
+        except (sqlite3.Error, OSError) as exc:
+            self.notify(f"could not {what}: {exc}", severity="error", timeout=10)
+            return None
 
     def inject(self, item: Published) -> None:
         """Hand a result to the UI as the engine would (UI thread; tests and replay)."""
@@ -433,8 +459,11 @@ class RiskDeskApp(App[None]):
     def on_acknowledge_alert(self, message: AcknowledgeAlert) -> None:
         self.acknowledged.append(message.alert_id)
         if self._ack_handler is not None:
-            self._ack_handler(message.alert_id)
-            self.notify(f"alert {message.alert_id} acknowledged", timeout=3)
+            done = self._store_call("save the acknowledgement", self._ack_handler, message.alert_id)
+            if done is False:
+                self.notify(f"alert {message.alert_id} is not in the alert store", severity="warning")
+            elif done is not None:
+                self.notify(f"alert {message.alert_id} acknowledged", timeout=3)
         else:
             self.notify(f"alert {message.alert_id} acknowledged for this session only "
                         "(no alert store attached)", severity="warning", timeout=5)
@@ -463,32 +492,37 @@ def binding_ids() -> list[str]:
     return ids
 
 
-def create_app(runtime: Any, *, start_engine: bool = True, initial_pane: str = "positions",
-               now: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic,
-               theme: str | None = None, refresh_seconds: float | None = None,
+def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
+               initial_pane: str = "positions", now: Callable[[], datetime] | None = None,
+               monotonic: Callable[[], float] = time.monotonic,
                on_first_render: Callable[[RiskSnapshot], None] | None = None,
                compute: Callable[[int], RiskSnapshot] | None = None,
-               ) -> RiskDeskApp:
-    """The dashboard for a :class:`wsbrisk_tui.runtime.Runtime` (its config, mode and compute).
+               notes: Iterable[str] = ()) -> RiskDeskApp:
+    """The dashboard for a runtime: anything with ``compute(seq)``, ``mode`` and ``clock``
+    (:class:`~wsbrisk_tui.runtime.Runtime`, :class:`~wsbrisk_tui.attach.RecordingRuntime`,
+    :class:`~wsbrisk_tui.attach.AttachedRuntime`).
 
-    ``theme`` (a config name) and ``refresh_seconds`` override the config (``--theme``,
-    ``--refresh``). ``compute`` wraps or replaces ``runtime.compute`` (tests pin wall-time
-    figures with it)."""
-    from wsbrisk_tui.config import AppPaths
-
-    cfg = runtime.config
+    ``config`` defaults to ``runtime.config`` (an attached runtime has none). ``compute`` wraps or
+    replaces ``runtime.compute`` (tests pin wall-time figures with it). The runtime's optional
+    ``acknowledge(alert_id)`` receives acknowledgements and ``on_failure(error, when)`` engine
+    errors. ``notes`` are shown once at start (e.g. "a daemon is recording: not recording here").
+    """
+    cfg = config if config is not None else runtime.config
     return RiskDeskApp(
         compute or runtime.compute,
-        refresh_seconds=refresh_seconds or cfg.general.refresh_seconds,
-        theme=theme or cfg.general.theme,
+        refresh_seconds=cfg.general.refresh_seconds,
+        theme=cfg.general.theme,
         keymap=dict(cfg.keymap),
-        snapshot_dir=AppPaths.resolve(cfg).snapshot_dir,
+        snapshot_dir=cfg.paths().snapshot_dir,
         model_risk_factor=cfg.risk.model_risk_factor,
         mode=runtime.mode,
         now=now or runtime.clock,
         monotonic=monotonic,
         start_engine=start_engine,
         initial_pane=initial_pane,
-        ack_handler=getattr(runtime, "acknowledge_alert", None),
+        # Optional hooks: a bare Runtime keeps no alert store.
+        ack_handler=getattr(runtime, "acknowledge", None),
+        failure_handler=getattr(runtime, "on_failure", None),
         on_first_render=on_first_render,
+        notes=tuple(notes),
     )

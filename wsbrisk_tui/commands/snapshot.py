@@ -23,6 +23,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="120x40", metavar="WxH", help="terminal size in columns x rows (default: 120x40)")
     p.add_argument("--pane", choices=PANES, default="positions", help="pane to show (default: positions)")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--attach", action="store_true", default=argparse.SUPPRESS,
+                   help="render a running daemon's newest snapshot instead of computing")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="give up if the first snapshot takes longer (default: 300)")
 
@@ -68,17 +70,18 @@ async def render_headless(app: Any, size: tuple[int, int], pane: str, fmt_name: 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from wsbrisk_tui.commands.tui import check_display_flags
+    from wsbrisk_tui.commands.tui import open_session
 
     size = parse_size(args.size)
-    theme, refresh = check_display_flags(args)
-    from wsbrisk_tui.runtime import Runtime
+    # Never records: a snapshot for a chat message must not add a refresh to the history.
+    session = open_session(args, record=False)
+    try:
+        from wsbrisk_tui.app import create_app
 
-    runtime = Runtime.from_args(args)
-    from wsbrisk_tui.app import create_app
-
-    app = create_app(runtime, theme=theme, refresh_seconds=refresh, initial_pane=args.pane)
-    output, error = asyncio.run(render_headless(app, size, args.pane, args.format, args.timeout))
+        app = create_app(session.runtime, config=session.config, initial_pane=args.pane)
+        output, error = asyncio.run(render_headless(app, size, args.pane, args.format, args.timeout))
+    finally:
+        session.close()
     if error is not None:
         print(f"wsbrisk-tui: snapshot: {error}", file=sys.stderr)
         return 1

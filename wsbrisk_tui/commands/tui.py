@@ -1,8 +1,21 @@
-"""``wsbrisk-tui tui`` (and the bare ``wsbrisk-tui``): open the dashboard."""
+"""``wsbrisk-tui tui`` (and the bare ``wsbrisk-tui``): open the dashboard.
+
+Where the numbers come from:
+
+* default: the dashboard computes (:class:`~wsbrisk_tui.runtime.Runtime`), evaluates the alert
+  rules and records each refresh in the history store (:class:`~wsbrisk_tui.attach.RecordingRuntime`),
+  which also feeds the History pane. If a daemon already holds the store's writer lock, the
+  dashboard still computes and shows history but does not record (one writer per store).
+* ``--attach``: nothing is computed; the dashboard shows the newest snapshot the daemon recorded
+  (:class:`~wsbrisk_tui.attach.AttachedRuntime`), marked stale when the daemon falls silent.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from wsbrisk_tui.widgets import PANES
@@ -18,28 +31,73 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="pane to open on (default: positions)")
 
 
-def check_display_flags(args: Any) -> tuple[str | None, float | None]:
-    """(theme, refresh seconds) from ``--theme``/``--refresh``, validated; None when absent."""
-    from wsbrisk_tui.errors import InputError
-    from wsbrisk_tui.themes.builtin import CONFIG_NAMES
+@dataclass
+class Session:
+    """A runtime for the dashboard, the config it runs with, and what to close afterwards."""
 
-    theme = getattr(args, "theme", None)
-    if theme is not None and theme not in CONFIG_NAMES:
-        raise InputError(f"--theme {theme!r}: not a theme (use one of: {', '.join(CONFIG_NAMES)})")
-    refresh = getattr(args, "refresh", None)
-    if refresh is not None and not refresh >= 1:
-        raise InputError(f"--refresh {refresh:g}: the refresh interval must be at least 1 second")
-    return theme, refresh
+    runtime: Any
+    config: Any
+    notes: list[str] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def open_session(args: Any, *, record: bool) -> Session:
+    """Build the runtime for ``args``. ``record=False`` never writes the store (snapshots)."""
+    from wsbrisk_tui.config import config_for_args
+
+    cfg = config_for_args(args, os.environ)
+    store_path = cfg.paths().history_db
+    if getattr(args, "attach", False):
+        from wsbrisk_tui.attach import AttachedRuntime
+        from wsbrisk_tui.errors import InputError
+
+        if not store_path.exists():
+            raise InputError(f"{store_path}: no history store to attach to: start `wsbrisk-tui daemon` "
+                             "first (or set history.path to the daemon's store)")
+        runtime = AttachedRuntime(store_path)
+        return Session(runtime, cfg, closers=[runtime.close])
+
+    from wsbrisk_tui.attach import RecordingRuntime
+    from wsbrisk_tui.engine.history import HistoryStore
+    from wsbrisk_tui.engine.limits import AlertMonitor
+    from wsbrisk_tui.engine.lock import StoreLock
+    from wsbrisk_tui.runtime import Runtime
+
+    base = Runtime.from_config(cfg)
+    session = Session(base, cfg)
+    writing = False
+    if record:
+        lock = StoreLock(store_path)
+        writing = lock.try_acquire()
+        if writing:
+            session.closers.append(lock.release)
+        else:
+            session.notes.append(f"a daemon is recording to {store_path}: this dashboard computes but "
+                                 "does not record (watch the daemon with --attach)")
+    if writing or store_path.exists():
+        # Read-write even when not recording: acknowledging an alert writes to the store.
+        store = HistoryStore.from_config(cfg, readonly=not (writing or record))
+        session.closers.append(store.close)
+    else:
+        store = None
+        session.notes.append("no history store yet: the History pane fills once refreshes are recorded")
+    monitor = AlertMonitor(cfg.limits.effective(), cfg.alerts, store)
+    session.runtime = RecordingRuntime(base, store, monitor, record=writing)
+    return session
 
 
 def run(args: argparse.Namespace) -> int:
-    theme, refresh = check_display_flags(args)
-    from wsbrisk_tui.runtime import Runtime
+    session = open_session(args, record=True)
+    try:
+        from wsbrisk_tui.app import create_app
 
-    runtime = Runtime.from_args(args)
-    from wsbrisk_tui.app import create_app
-
-    app = create_app(runtime, theme=theme, refresh_seconds=refresh,
-                     initial_pane=getattr(args, "pane", "positions"))
-    app.run()
-    return int(app.return_code or 0)
+        app = create_app(session.runtime, config=session.config,
+                         initial_pane=getattr(args, "pane", "positions"), notes=session.notes)
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        session.close()

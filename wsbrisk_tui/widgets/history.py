@@ -88,6 +88,11 @@ class HistoryPane(SnapshotPane):
                 lab.update(Text(f"{label}: {fmt.NA} (every point missing)", style=p.muted))
                 spark.display = False
                 continue
+            if len(present) < 2:
+                lab.update(Text(f"{label:<14} {fmt.money(present[-1])} {ccy}   (one point: no trend yet)",
+                                no_wrap=True, overflow="ellipsis"))
+                spark.display = False
+                continue
             change = present[-1] - present[0]
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(f"{label:<14}", p.strong)

@@ -61,6 +61,9 @@ def status_text(state: StatusState, palette: Palette) -> Text:
     mode = snap.meta.mode if snap is not None else state.mode
     line1 = Text(no_wrap=True, overflow="ellipsis", end="")
     line1.append(f" {mode} ", banner_style(palette, mode))
+    if state.mode != mode:
+        # e.g. an attached viewer: the book's mode stays in the banner, the viewer's beside it.
+        line1.append(f" {state.mode}", palette.accent)
     line1.append(" wsbrisk-tui", palette.strong)
     if snap is None:
         line1.append("  waiting for the first snapshot")
