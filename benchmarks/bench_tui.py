@@ -110,7 +110,7 @@ def child_soak(minutes: float, interval_s: float) -> None:
         "samples": samples,
         "computes": worker.completed if worker else 0,
         "failures": worker.failures if worker else 0,
-        "dropped": app._snapshots.dropped,
+        "dropped": app.dropped_snapshots,
         "last_duration": worker.last_duration if worker else None,
     }), flush=True)
 

@@ -326,6 +326,11 @@ class RiskDeskApp(App[None]):
         self._publish(item)
 
     @property
+    def dropped_snapshots(self) -> int:
+        """Snapshots replaced before the UI took them (conflation)."""
+        return self._snapshots.dropped
+
+    @property
     def is_stale(self) -> bool:
         """True when the snapshot on screen is stale (data marked stale, or a newer refresh failed)."""
         if self.snapshot is None:
@@ -350,7 +355,7 @@ class RiskDeskApp(App[None]):
             interval_s=worker.interval_s if worker else self._refresh_seconds,
             now=self._now(),
             mode=self.mode,
-            dropped=self._snapshots.dropped,
+            dropped=self.dropped_snapshots,
         )
         # query, not query_one: during shutdown the bar may already be gone.
         for bar in self.query(StatusBar):

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from snapshot_factory import OPTION_SYMBOL, frozen_clock, make_snapshot
 from textual import events
+from textual.notifications import Notify
 from textual.widgets import TabbedContent
 
 from wsbrisk_tui.app import PANE_NAMES, EngineFailed, RiskDeskApp, SnapshotReady
@@ -157,7 +158,7 @@ async def test_conflation_renders_only_the_newest_snapshot():
             app.inject(make_snapshot(seq))
         await wait_until(pilot, lambda: app.snapshot.meta.seq == 4)
         assert app.rendered_seqs == [1, 4]
-        assert app._snapshots.dropped == 2
+        assert app.dropped_snapshots == 2
         assert "2 skipped" in status_text(app)
 
 
@@ -289,6 +290,10 @@ async def test_acknowledge_posts_message_for_the_newest_alert():
         assert cell_text(table, "a-2", "state") == "ack sent"
         gauges = str(app.pane("alerts").query_one(".gauges").render())
         assert "200% OVER" in gauges and "49%" in gauges
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "1-day 99% VaR 2.41% of NAV (limit 2.00%)" in screen_text(app)
+        await pilot.press("escape")
 
 
 async def test_na_var_result_shows_na_and_its_reason():
@@ -437,15 +442,17 @@ async def test_text_export_has_ladder_header_and_no_escapes():
 
 
 async def test_save_writes_text_snapshot_and_notifies(tmp_path):
+    messages = []
     app = make_app(snapshot_dir=tmp_path / "snaps")
-    async with app.run_test(size=SMALL, notifications=True) as pilot:
+    async with app.run_test(size=SMALL, notifications=True, message_hook=messages.append) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         await pilot.press("s")
         await pilot.pause()
         path = tmp_path / "snaps" / "wsbrisk-20250115-153000.txt"
         assert path.is_file()
         assert "Positions (4)" in path.read_text(encoding="utf-8")
-        assert any(str(path) in n.message for n in app._notifications)
+        notes = [m.notification.message for m in messages if isinstance(m, Notify)]
+        assert f"saved {path}" in notes
 
 
 async def test_no_color_selects_monochrome(monkeypatch):

@@ -20,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, Palette, left
 from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
 from wsbrisk_tui.widgets.table import RiskTable
@@ -85,6 +86,15 @@ def gauge(palette: Palette, rule: str, value: float | None, limit: float | None,
             text.append(" OVER", palette.loss + palette.strong)
     text.append(f"  {general(value)} / {general(limit)}")
     return text
+
+
+class AlertDetail(DetailScreen):
+    """Every field of one alert, as the snapshot carries it."""
+
+    def __init__(self, alert: dict[str, Any]) -> None:
+        width = max((len(str(k)) for k in alert), default=8)
+        lines = [f"{str(k):<{width}}  {v}" for k, v in alert.items()]
+        super().__init__(f"Alert {alert.get('id')}: {alert.get('rule', '?')}", Text("\n".join(lines)))
 
 
 class AlertsPane(SnapshotPane):
@@ -183,3 +193,9 @@ class AlertsPane(SnapshotPane):
         self.ack_sent.add(alert_id)
         self.post_message(AcknowledgeAlert(alert_id))
         self.refresh_view(force=True)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        alert = self._alerts.get(str(event.row_key.value))
+        if alert is not None:
+            self.app.push_screen(AlertDetail(alert))

@@ -34,7 +34,7 @@ class Cell(Text):
 
     @property
     def signature(self) -> tuple[str, str, str]:
-        return (self.plain, str(self.style), repr(self._spans))
+        return (self.plain, str(self.style), repr(self.spans))
 
 
 def left(text: str, style: Style | str = "", sort: Any = None) -> Cell:

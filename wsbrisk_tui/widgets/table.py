@@ -22,7 +22,7 @@ def _signature(value: object) -> object:
     if isinstance(value, Cell):
         return value.signature
     if isinstance(value, Text):
-        return (value.plain, str(value.style), repr(value._spans))
+        return (value.plain, str(value.style), repr(value.spans))
     return value
 
 
