@@ -211,7 +211,7 @@ class RiskDeskApp(App[None]):
 
     def _apply_layout(self, width: int) -> None:
         wide = width >= WIDE_COLUMNS
-        if wide == self.wide and self.is_mounted and getattr(self, "_layout_done", False):
+        if wide == self.wide and self._layout_done:
             return
         self._layout_done = True
         self.wide = wide
