@@ -169,6 +169,10 @@ class RiskDeskApp(App[None]):
         #: Alert ids acknowledged in this session, in order.
         self.acknowledged: list[str] = []
         self.wide = False
+        self._layout_done = False
+        self._saved_switch_interval = sys.getswitchinterval()
+        #: Wall-clock time of the first frame on screen (benchmarks).
+        self.ready_at: float | None = None
         self.theme = theme_name(theme, no_color=self.no_color)
         self.view = ViewState(palette=self._palette_for(self.theme), model_risk_factor=model_risk_factor)
 
