@@ -91,7 +91,7 @@ class RecordingRuntime:
         now = utc(snapshot.meta.computed_at)
         if self.monitor is not None:
             snapshot = self.monitor.apply(snapshot, now)
-        if self.record:
+        if self.record and not snapshot.meta.partial:  # a quick first pass is not history
             assert self.store is not None
             self.last_refresh_id = self.store.record(snapshot)
         if self.store is not None and self.with_history:

@@ -44,9 +44,13 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     offline: bool = False
     description: str = ""
+    #: Publish a quick first pass (fast methods, no backtests or correlation) before the first
+    #: full computation, so the dashboard shows numbers in about a second (the TUI sets it).
+    quick_first: bool = False
     _market: Any = None
     _market_loaded_at: float = 0.0
     _cache: Any = None
+    _full_done: bool = False
 
     @classmethod
     def from_args(cls, args: Any, env: dict[str, str] | None = None,
@@ -138,8 +142,43 @@ class Runtime:
         market = self.market(portfolio)
         # One seeded Generator per refresh: the same book and data give the same numbers.
         rng = np.random.default_rng(self.seed)
-        return build_snapshot(portfolio, market, self.pipeline_settings(), seq=seq, rng=rng,
+        settings = self.pipeline_settings()
+        if self.quick_first and not self._full_done:
+            self._full_done = True  # the next call is the full computation
+            return quick_snapshot(portfolio, market, settings, seq=seq, rng=rng,
+                                  cache=self._fit_cache(), clock=self.clock, mode=self.mode)
+        self._full_done = True
+        return build_snapshot(portfolio, market, settings, seq=seq, rng=rng,
                               cache=self._fit_cache(), clock=self.clock, mode=self.mode)
+
+
+#: Methods of the quick first pass: closed forms and plain quantiles, no fits to wait for.
+QUICK_METHODS = ("parametric_normal", "cornish_fisher", "historical", "historical_weighted")
+QUICK_REASON = "computing: the first pass shows the fast methods; the full suite follows"
+
+
+def quick_snapshot(portfolio: Any, market: Any, settings: Any, **kwargs: Any) -> Any:
+    """The quick first pass: valuation, the fast VaR methods and stress; everything else ``n/a``
+    with :data:`QUICK_REASON` and ``meta.partial`` set (the worker runs the full pass next)."""
+    from wsbrisk_tui.engine.model import VarResult
+    from wsbrisk_tui.engine.pipeline import build_snapshot
+
+    risk = settings.risk
+    quick = replace(settings, sections=("stress",),
+                    risk=replace(risk, methods=tuple(m for m in risk.methods if m in QUICK_METHODS),
+                                 backtest_days=0, bootstrap_replicates=100))
+    snap = build_snapshot(portfolio, market, quick, **kwargs)
+    pending = [VarResult.unavailable(m, c, h, QUICK_REASON)
+               for m in risk.methods if m not in QUICK_METHODS
+               for h in risk.horizons for c in risk.confidences]
+    order = {m: i for i, m in enumerate(risk.methods)}
+    var = tuple(sorted((*snap.var, *pending), key=lambda r: order.get(r.method, len(order))))
+    unavailable = dict(snap.unavailable)
+    for name in settings.sections:
+        if name not in snap.sections:
+            unavailable.setdefault(name, QUICK_REASON)
+    return replace(snap, var=var, backtest=(), unavailable={**unavailable, "backtest": QUICK_REASON},
+                   meta=replace(snap.meta, partial=True, notes=(*snap.meta.notes, QUICK_REASON)))
 
 
 def risk_settings_from_config(cfg: Any) -> Any:

@@ -45,8 +45,9 @@ class Session:
             close()
 
 
-def open_session(args: Any, *, record: bool) -> Session:
-    """Build the runtime for ``args``. ``record=False`` never writes the store (snapshots)."""
+def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Session:
+    """Build the runtime for ``args``. ``record=False`` never writes the store (snapshots);
+    ``quick_first`` publishes a fast partial snapshot before the first full one (interactive)."""
     from wsbrisk_tui.config import config_for_args
 
     cfg = config_for_args(args, os.environ)
@@ -68,6 +69,7 @@ def open_session(args: Any, *, record: bool) -> Session:
     from wsbrisk_tui.runtime import Runtime
 
     base = Runtime.from_config(cfg)
+    base.quick_first = quick_first
     session = Session(base, cfg)
     writing = False
     if record:
@@ -91,7 +93,7 @@ def open_session(args: Any, *, record: bool) -> Session:
 
 
 def run(args: argparse.Namespace) -> int:
-    session = open_session(args, record=True)
+    session = open_session(args, record=True, quick_first=True)
     try:
         from wsbrisk_tui.app import create_app
 

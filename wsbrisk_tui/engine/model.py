@@ -290,6 +290,9 @@ class SnapshotMeta:
     risk_free_assumed: bool = False
     series_notes: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: A quick first pass (fast methods only) published so the screen fills at once; the full
+    #: computation follows immediately. Never recorded to history.
+    partial: bool = False
 
 
 @dataclass(frozen=True)

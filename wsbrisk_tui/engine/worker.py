@@ -269,5 +269,7 @@ class EngineWorker:
                 if isinstance(result, EngineFailure):
                     self.failures += 1
                 self._computing = False
-                self._next_due = finished + self._interval_s
+                # A partial (quick first pass) snapshot is followed by the full one at once.
+                partial = bool(getattr(getattr(result, "meta", None), "partial", False))
+                self._next_due = finished if partial else finished + self._interval_s
             self._publish(result)
