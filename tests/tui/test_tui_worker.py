@@ -209,3 +209,22 @@ def test_worker_module_does_not_import_textual_or_rich():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_partial_snapshot_is_followed_by_the_full_one_at_once(workers):
+    """A quick first pass (meta.partial) must not wait a whole interval for the full snapshot."""
+    from dataclasses import replace
+
+    rec = Recorder()
+
+    def compute(seq):
+        snap = make_snapshot(seq)
+        return replace(snap, meta=replace(snap.meta, partial=(seq == 1)))
+
+    w = EngineWorker(compute, interval_s=3600, publish=rec)
+    workers.append(w)
+    w.start()
+    items = rec.wait_for(2, timeout=5.0)
+    assert [s.meta.partial for s in items[:2]] == [True, False]
+    remaining = w.next_refresh_in()
+    assert remaining is not None and remaining > 3590  # after the full one: the normal interval
