@@ -16,7 +16,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
 
     from wsbrisk_tui.report import format_report_text, report_dict
     from wsbrisk_tui.runtime import Runtime
@@ -27,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(report_dict(snapshot), indent=2, allow_nan=False) + "\n"
     else:
         text = format_report_text(snapshot, horizon_days=args.horizon)
-    if args.output:
-        from pathlib import Path
+    from wsbrisk_tui.commands._output import emit
 
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.output)
     return 0

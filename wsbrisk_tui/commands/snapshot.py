@@ -86,11 +86,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wsbrisk-tui: snapshot: {error}", file=sys.stderr)
         return 1
     assert output is not None
-    if args.output:
-        from pathlib import Path
+    from wsbrisk_tui.commands._output import emit
 
-        Path(args.output).write_text(output, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(output)
+    emit(output, args.output)
     return 0

@@ -71,7 +71,6 @@ def _text_what_if(res: dict[str, Any], currency: str, header: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
 
     from wsbrisk_tui.engine.model import to_jsonable
     from wsbrisk_tui.engine.stress import StressSettings, build_stress_model, parse_shock_text, stress_section
@@ -97,11 +96,7 @@ def run(args: argparse.Namespace) -> int:
         section["notes"] = section["notes"] + notes
         text = (json.dumps(to_jsonable(section), indent=2, allow_nan=False) + "\n" if args.format == "json"
                 else _text_section(section, inputs.nav, currency, header))
-    if args.output:
-        from pathlib import Path
+    from wsbrisk_tui.commands._output import emit
 
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.output)
     return 0
