@@ -122,7 +122,9 @@ def test_duplicate_date_names_both_lines(tmp_path):
 @pytest.mark.parametrize("cell,what", [
     ("abc", "'abc' is not a number"),
     ("1,234.5", "'1,234.5' has a thousands separator or a decimal comma"),
-    ("NaN", "'NaN' is not a number"),
+    ("NaN", "'NaN' is not a finite number"),
+    ("$101", "'$101' has a currency sign"),
+    ("5%", "'5%' is a percentage"),
     ("0", "price 0 is not positive"),
     ("-3.5", "price -3.5 is not positive"),
     ("1e999", "'1e999' is too large to be a finite number"),
@@ -182,4 +184,5 @@ def test_missing_file_and_bad_encoding(tmp_path):
     assert one_error(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file (check the --prices path)"
     p = tmp_path / "latin1.csv"
     p.write_bytes("date,SPY\n2024-05-01,1\n# caf\xe9\n".encode("latin-1"))
-    assert "is not UTF-8 text" in one_error(p)
+    # "# caf" starts at byte 23: the 0xE9 is byte 28 of the file, on line 3
+    assert one_error(p) == f"{p}:3: is not UTF-8 text (byte 28 of the file) (save the file as UTF-8 CSV)"

@@ -31,7 +31,8 @@ Columns:
 
 Numbers are strict: plain digits with ``.`` as the decimal point (``1234.5``, ``-2``, ``1e3``).
 Thousands separators (``1,234.5``), currency signs (``$101``), percentages, NaN and infinity are
-rejected with a message, because guessing what ``1,234`` means could move the book by 1000x.
+rejected with a message, because guessing what ``1,234`` means could move the book by 1000x
+(:func:`~wsbrisk_tui.engine.sources.csvfile.parse_number`, shared with the prices CSV).
 
 Unknown columns are rejected with a "did you mean" hint: a typo such as ``qyt`` must not silently
 drop the quantity. Every problem in the file is collected and reported at once, each naming the
@@ -49,7 +50,6 @@ error naming both lines.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
@@ -59,6 +59,10 @@ from pathlib import Path
 
 from wsbrisk_tui.engine.model import AssetClass, OptionContract, Portfolio, Position
 from wsbrisk_tui.engine.occ import OccParts, looks_like_occ, parse_occ
+# FieldError, parse_number and MAX_PROBLEMS_LISTED are re-exported: callers import them from here.
+from wsbrisk_tui.engine.sources.csvfile import MAX_PROBLEMS_LISTED  # noqa: F401
+from wsbrisk_tui.engine.sources.csvfile import (FieldError, Problems, data_lines, parse_number,
+                                                read_csv_text, split_cells)
 from wsbrisk_tui.engine.symbols import classify, normalize_symbol
 from wsbrisk_tui.errors import InputError, located
 
@@ -69,48 +73,13 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED_COLUMNS: tuple[str, ...] = ("symbol", "qty")
 OPTION_COLUMNS: tuple[str, ...] = ("underlying", "expiry", "strike", "right")
 CASH_SYMBOLS: frozenset[str] = frozenset({"CASH", "$CASH"})
-#: At most this many problems are listed; the rest are counted in one last line.
-MAX_PROBLEMS_LISTED = 50
 
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _EXPIRY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,14}$")
 # Six digits in a row only occur in OCC symbols (YYMMDD): such a symbol is meant as an option.
 _DATE_RUN_RE = re.compile(r"\d{6}")
 _RIGHTS = {"C": "C", "CALL": "C", "P": "P", "PUT": "P"}
 _SIDES = {"long": "long", "buy": "long", "short": "short", "sell": "short"}
-_NUMBER_FIX = "write a plain number such as 10, -2.5 or 0.25"
-
-
-class FieldError(ValueError):
-    """One bad value: ``what`` is wrong, ``fix`` says what to do. Located by the caller."""
-
-    def __init__(self, what: str, fix: str | None = None) -> None:
-        super().__init__(what)
-        self.what = what
-        self.fix = fix
-
-
-def parse_number(text: str) -> float:
-    """Parse a strict decimal number (see the module docstring); raise :class:`FieldError`."""
-    t = text.strip()
-    if not t:
-        raise FieldError("is blank", _NUMBER_FIX)
-    if "," in t:
-        raise FieldError(f"'{t}' has a thousands separator or a decimal comma",
-                         "write plain digits with '.' as the decimal point, e.g. 1234.5")
-    if any(sign in t for sign in "$€£¥"):
-        raise FieldError(f"'{t}' has a currency sign", "write the number alone, e.g. 101.25")
-    if t.endswith("%"):
-        raise FieldError(f"'{t}' is a percentage", "write the number itself, e.g. 101.25")
-    if t.lstrip("+-").lower() in ("nan", "inf", "infinity"):
-        raise FieldError(f"'{t}' is not a finite number", _NUMBER_FIX)
-    if not _NUMBER_RE.match(t):
-        raise FieldError(f"'{t}' is not a number", _NUMBER_FIX)
-    value = float(t)
-    if not math.isfinite(value):
-        raise FieldError(f"'{t}' is too large to be a finite number", _NUMBER_FIX)
-    return value
 
 
 def apply_side(qty: float, side: str | None) -> float:
@@ -146,13 +115,10 @@ class _Row:
 
 
 @dataclass
-class _Parse:
-    path: Path
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+class _Parse(Problems):
+    """The file's problems, plus notes about rows merged on the way."""
 
-    def bad(self, line: int | None, column: str | None, what: str, fix: str | None = None) -> None:
-        self.problems.append(located(self.path, line, what, fix, column))
+    notes: list[str] = field(default_factory=list)
 
 
 def read_positions_csv(path: str | Path) -> Portfolio:
@@ -161,9 +127,7 @@ def read_positions_csv(path: str | Path) -> Portfolio:
     Raises :class:`InputError` listing every problem in the file (see the module docstring).
     """
     p = Path(path)
-    text = _read_text(p)
-    records = [(n, line) for n, line in enumerate(text.split("\n"), start=1)
-               if line.strip() and not line.lstrip().startswith("#")]
+    records = data_lines(read_csv_text(p, missing_fix="check the --positions path"))
     example = "symbol,qty,avg_entry_price,price"
     if not records:
         raise InputError(located(p, None, "the file is empty (no header, no positions)",
@@ -171,7 +135,7 @@ def read_positions_csv(path: str | Path) -> Portfolio:
     ctx = _Parse(p)
     header_line, header_text = records[0]
     columns = _parse_header(ctx, header_line, header_text)
-    _raise_if_problems(ctx, f"{p}: the header has problems")
+    ctx.raise_if_any(f"{p}: the header has problems")
 
     rows: list[_Row] = []
     cash: float | None = None
@@ -197,44 +161,18 @@ def read_positions_csv(path: str | Path) -> Portfolio:
         ctx.bad(None, None, "the file has a header but no positions",
                 "add one row per position, e.g. 'AAPL,100' under the header")
     positions = _merge_duplicates(ctx, rows)
-    _raise_if_problems(ctx, f"{p}: the positions file has problems")
+    ctx.raise_if_any(f"{p}: the positions file has problems")
     return Portfolio(positions=tuple(positions), cash=cash, source=f"csv:{p}", mode="FILE",
                      notes=tuple(ctx.notes))
 
 
 # --------------------------------------------------------------------------------------------
-# File and header
+# Header and rows
 # --------------------------------------------------------------------------------------------
 
 
-def _read_text(p: Path) -> str:
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(located(p, None, "no such file", "check the --positions path")) from None
-    except IsADirectoryError:
-        raise InputError(located(p, None, "is a directory, not a CSV file", "give the CSV file's path")) from None
-    except PermissionError:
-        raise InputError(located(p, None, "cannot be read (permission denied)", "check the file's permissions")) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(located(p, line, f"is not UTF-8 text (byte {exc.start + 1} of the file)",
-                                 "save the file as UTF-8 CSV")) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _split_cells(ctx: _Parse, line: int, text: str) -> list[str] | None:
-    try:
-        return next(csv.reader([text], strict=True))
-    except csv.Error as exc:
-        ctx.bad(line, None, f"cannot be read as CSV ({exc})", "check the quotes on this line")
-        return None
-
-
 def _parse_header(ctx: _Parse, line: int, text: str) -> list[str]:
-    cells = _split_cells(ctx, line, text)
+    cells = split_cells(ctx, line, text)
     if cells is None:
         return []
     columns = [c.strip().lower() for c in cells]
@@ -263,7 +201,7 @@ def _parse_header(ctx: _Parse, line: int, text: str) -> list[str]:
 
 
 def _split_row(ctx: _Parse, line: int, text: str, columns: list[str]) -> dict[str, str] | None:
-    cells = _split_cells(ctx, line, text)
+    cells = split_cells(ctx, line, text)
     if cells is None:
         return None
     if len(cells) > len(columns):
@@ -550,14 +488,3 @@ def _merge_group(ctx: _Parse, symbol: str, group: list[_Row]) -> Position | None
                     avg_entry_price=avg_entry, strategy=", ".join(strategies) or None,
                     option=first.option, origin=f"{ctx.path.name}:" + ",".join(str(n) for n in lines))
 
-
-def _raise_if_problems(ctx: _Parse, summary: str) -> None:
-    if not ctx.problems:
-        return
-    problems = ctx.problems
-    if len(problems) == 1:
-        raise InputError(problems[0])
-    listed = problems[:MAX_PROBLEMS_LISTED]
-    if len(problems) > MAX_PROBLEMS_LISTED:
-        listed = listed + [f"... and {len(problems) - MAX_PROBLEMS_LISTED} more problems"]
-    raise InputError(f"{summary} ({len(problems)} problems):", problems=listed)

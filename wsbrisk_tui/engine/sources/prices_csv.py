@@ -12,8 +12,9 @@ skipped)::
   order (they are sorted ascending); a date given twice is an error naming both lines.
 * One column per symbol, named as the BOOK names it (``BRK.B``, ``BTC/USD``): the adjusted close
   (splits and dividends folded in) per share or unit. Prices are strict positive decimals
-  (``101.25``, ``1e3``); thousands separators, currency signs, ``NaN``, zero and negatives are
-  rejected with a message.
+  (``101.25``, ``1e3``; the grammar of :func:`~wsbrisk_tui.engine.sources.csvfile.parse_number`,
+  shared with the positions CSV); thousands separators, currency signs, percentages, ``NaN``,
+  infinity, zero and negatives are rejected with a message.
 * An empty cell is a gap (no observation that day) and stays ``NaN``: nothing is filled. Gaps are
   counted per symbol in :attr:`MarketData.notes`. A column with no price at all is an error.
 
@@ -26,23 +27,20 @@ Staleness: the data are stale when the last price is more than ``stale_after_day
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from wsbrisk_tui.engine.model import MarketData
+from wsbrisk_tui.engine.sources.csvfile import MAX_PROBLEMS_LISTED  # noqa: F401  (re-exported)
+from wsbrisk_tui.engine.sources.csvfile import (FieldError, Problems, data_lines, parse_number,
+                                                read_csv_text, split_cells)
 from wsbrisk_tui.errors import InputError, located
 
-#: At most this many problems are listed; the rest are counted in one last line.
-MAX_PROBLEMS_LISTED = 50
-
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PRICE_FIX = "write the adjusted close as a plain positive number such as 101.25, or leave the cell empty for a gap"
 
 
@@ -70,26 +68,6 @@ def stale_reason(last: date, today: date, stale_after_days: int | None) -> str |
     return f"last price {last.isoformat()} is {age} {unit} old"
 
 
-@dataclass
-class _Parse:
-    path: Path
-    problems: list[str] = field(default_factory=list)
-
-    def bad(self, line: int | None, column: str | None, what: str, fix: str | None = None) -> None:
-        self.problems.append(located(self.path, line, what, fix, column))
-
-    def raise_if_problems(self) -> None:
-        if not self.problems:
-            return
-        if len(self.problems) == 1:
-            raise InputError(self.problems[0])
-        listed = self.problems[:MAX_PROBLEMS_LISTED]
-        if len(self.problems) > MAX_PROBLEMS_LISTED:
-            listed.append(f"... and {len(self.problems) - MAX_PROBLEMS_LISTED} more problems")
-        raise InputError(f"{self.path}: the prices file has problems ({len(self.problems)} problems):",
-                         problems=listed)
-
-
 def read_prices_csv(path: str | Path, symbols: Sequence[str] | None = None, *,
                     stale_after_days: int | None = 3, today: date | None = None) -> MarketData:
     """Read the prices CSV at ``path`` (see the module docstring) into :class:`MarketData`.
@@ -105,26 +83,26 @@ def read_prices_csv(path: str | Path, symbols: Sequence[str] | None = None, *,
     import pandas as pd
 
     p = Path(path)
-    ctx = _Parse(p)
-    records = [(n, line) for n, line in enumerate(_read_text(p).split("\n"), start=1)
-               if line.strip() and not line.lstrip().startswith("#")]
+    ctx = Problems(p)
+    summary = f"{p}: the prices file has problems"
+    records = data_lines(read_csv_text(p, missing_fix="check the --prices path"))
     if not records:
         raise InputError(located(p, None, "the file is empty (no header, no prices)",
                                  "start with a header such as 'date,SPY,AAPL'"))
     header_line, header_text = records[0]
     columns = _parse_header(ctx, header_line, header_text)
-    ctx.raise_if_problems()
+    ctx.raise_if_any(summary)
     date_index = next(i for i, c in enumerate(columns) if c.lower() == "date")
     price_columns = [(i, c) for i, c in enumerate(columns) if i != date_index]
 
     wanted = _select_columns(ctx, header_line, [c for _, c in price_columns], symbols)
-    ctx.raise_if_problems()
+    ctx.raise_if_any(summary)
 
     dates: list[date] = []
     first_line: dict[date, int] = {}
     values: list[list[float]] = []
     for line, text in records[1:]:
-        cells = _split_cells(ctx, line, text)
+        cells = split_cells(ctx, line, text)
         if cells is None:
             continue
         if len(cells) != len(columns):
@@ -146,7 +124,7 @@ def read_prices_csv(path: str | Path, symbols: Sequence[str] | None = None, *,
         values.append(row)
     if not dates and not ctx.problems:
         ctx.bad(header_line, None, "the file has a header but no price rows", "add one row per date")
-    ctx.raise_if_problems()
+    ctx.raise_if_any(summary)
 
     names = [c for _, c in price_columns]
     frame = pd.DataFrame(np.asarray(values, dtype=float), columns=names,
@@ -158,7 +136,7 @@ def read_prices_csv(path: str | Path, symbols: Sequence[str] | None = None, *,
     empty = [c for c in wanted if frame[c].isna().all()]
     for c in empty:
         ctx.bad(header_line, c, "has no price at all", "fill in the adjusted closes, or remove the column")
-    ctx.raise_if_problems()
+    ctx.raise_if_any(summary)
 
     notes: list[str] = []
     gaps = {c: int(frame[c].isna().sum()) for c in wanted}
@@ -178,32 +156,8 @@ def read_prices_csv(path: str | Path, symbols: Sequence[str] | None = None, *,
     )
 
 
-def _read_text(p: Path) -> str:
-    try:
-        with p.open(encoding="utf-8-sig", newline=None) as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise InputError(located(p, None, "no such file", "check the --prices path")) from None
-    except IsADirectoryError:
-        raise InputError(located(p, None, "is a directory, not a CSV file", "give the CSV file's path")) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(located(p, None, f"is not UTF-8 text (byte {exc.start})",
-                                 "save the file as UTF-8 CSV")) from None
-    except PermissionError:
-        raise InputError(located(p, None, "cannot be read (permission denied)",
-                                 "check the file's permissions")) from None
-
-
-def _split_cells(ctx: _Parse, line: int, text: str) -> list[str] | None:
-    try:
-        return next(csv.reader([text], strict=True))
-    except csv.Error as exc:
-        ctx.bad(line, None, f"cannot be read as CSV ({exc})", "check the quotes on this line")
-        return None
-
-
-def _parse_header(ctx: _Parse, line: int, text: str) -> list[str]:
-    cells = _split_cells(ctx, line, text)
+def _parse_header(ctx: Problems, line: int, text: str) -> list[str]:
+    cells = split_cells(ctx, line, text)
     if cells is None:
         return []
     columns = [c.strip() for c in cells]
@@ -230,7 +184,7 @@ def _parse_header(ctx: _Parse, line: int, text: str) -> list[str]:
     return columns
 
 
-def _select_columns(ctx: _Parse, line: int, names: list[str], symbols: Sequence[str] | None) -> list[str]:
+def _select_columns(ctx: Problems, line: int, names: list[str], symbols: Sequence[str] | None) -> list[str]:
     if symbols is None:
         return list(names)
     wanted: list[str] = []
@@ -247,7 +201,7 @@ def _select_columns(ctx: _Parse, line: int, names: list[str], symbols: Sequence[
     return wanted
 
 
-def _parse_date(ctx: _Parse, line: int, column: str, text: str) -> date | None:
+def _parse_date(ctx: Problems, line: int, column: str, text: str) -> date | None:
     t = text.strip()
     if not t:
         ctx.bad(line, column, "is empty", "give the date as YYYY-MM-DD")
@@ -262,19 +216,15 @@ def _parse_date(ctx: _Parse, line: int, column: str, text: str) -> date | None:
     return None
 
 
-def _parse_price(ctx: _Parse, line: int, column: str, text: str) -> float:
+def _parse_price(ctx: Problems, line: int, column: str, text: str) -> float:
+    """The price in one cell; ``NaN`` for an empty cell (a gap) or, with a problem recorded, a bad one."""
     t = text.strip()
     if not t:
         return math.nan
-    if "," in t:
-        ctx.bad(line, column, f"'{t}' has a thousands separator or a decimal comma", _PRICE_FIX)
-        return math.nan
-    if not _NUMBER_RE.match(t):
-        ctx.bad(line, column, f"'{t}' is not a number", _PRICE_FIX)
-        return math.nan
-    value = float(t)
-    if not math.isfinite(value):
-        ctx.bad(line, column, f"'{t}' is too large to be a finite number", _PRICE_FIX)
+    try:
+        value = parse_number(t)
+    except FieldError as exc:
+        ctx.bad(line, column, exc.what, _PRICE_FIX)
         return math.nan
     if value <= 0:
         ctx.bad(line, column, f"price {t} is not positive", _PRICE_FIX)
