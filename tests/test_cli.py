@@ -70,7 +70,7 @@ def test_demo_report_has_every_var_method_confidence_and_horizon(demo_report):
 
 
 def test_demo_report_sections_are_present(demo_report):
-    for key in ("contributions", "backtest", "stress", "correlation", "factors", "exposures"):
+    for key in ("contributions", "backtest", "stress", "correlation", "factors", "exposures", "alerts"):
         assert demo_report[key], key
     options = [p for p in demo_report["positions"] if p["kind"] == "option"]
     assert len(options) == 5
@@ -113,6 +113,8 @@ def test_text_report_prints_the_ladder(capsys):
     out = capsys.readouterr().out
     assert "VAR / EXPECTED SHORTFALL (1-day" in out and "historical" in out
     assert "NAV 1,000,000 USD" in out
+    # the demo book breaches the default 20% single-position limit with NVDA (21.9%)
+    assert "ALERTS (" in out and "max_position_weight: NVDA is 21.93% of NAV (limit 20.00%)" in out
 
 
 def test_bad_positions_file_exits_2_with_one_located_message(tmp_path, capsys):

@@ -100,6 +100,19 @@ def format_report_text(snapshot: RiskSnapshot, horizon_days: int = 1) -> str:
                           b.zone or fmt.NA])
         lines += _table(["method", "conf", "obs", "exceptions", "Kupiec p", "indep p", "cc p", "zone"], brows)
 
+    alerts = snapshot.sections.get("alerts")
+    if isinstance(alerts, dict):
+        lines.append("")
+        active = alerts.get("active") or []
+        lines.append(f"ALERTS ({len(active)} active)")
+        for a in active:
+            lines.append(f"  {str(a.get('severity', '')).upper():<8} {a.get('rule')}: {a.get('message')}")
+        limits = alerts.get("limits") or []
+        if limits:
+            lrows = [[str(x.get("rule")), fmt.num(x.get("value"), 4), fmt.num(x.get("limit"), 4),
+                      fmt.pct(x.get("utilisation"), 0), str(x.get("origin") or "")] for x in limits]
+            lines += ["  " + row for row in _table(["limit", "value", "limit", "used", "from"], lrows, "lrrrl")]
+
     for name, reason in snapshot.unavailable.items():
         if name != "var":
             lines.append(f"{name}: n/a ({reason})")

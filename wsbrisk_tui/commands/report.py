@@ -20,8 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from wsbrisk_tui.report import format_report_text, report_dict
     from wsbrisk_tui.runtime import Runtime
 
+    from wsbrisk_tui.engine.limits import AlertMonitor
+
     runtime = Runtime.from_args(args)
-    snapshot = runtime.compute(seq=1)
+    # Alerts against the configured limits, evaluated for this one snapshot: no store, no hooks
+    # (a report is a read, not a watch; the daemon notifies).
+    snapshot = AlertMonitor(runtime.config.limits.effective()).apply(runtime.compute(seq=1))
     if args.format == "json":
         text = json.dumps(report_dict(snapshot), indent=2, allow_nan=False) + "\n"
     else:
