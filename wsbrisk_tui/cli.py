@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "snapshot": "snapshot",
     "stress": "stress",
+    "daemon": "daemon",
+    "history": "history",
     "config": "config_cmd",
 }
 
