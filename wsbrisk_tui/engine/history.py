@@ -22,8 +22,9 @@ Retention (:meth:`HistoryStore.purge`, run on the first record and then every
 * every refresh is kept in full (headline rows + compressed snapshot) for :data:`DENSE_HOURS`
   hours: what attached viewers and a fine-grained replay need;
 * from then on to ``retention_full_days``, one refresh per :data:`SPARSE_BUCKET_S` seconds (the
-  last of each quarter hour, UTC) is kept, in full. A demo-sized snapshot is ~37 kB compressed, so
-  a 60-s refresh kept in full for 30 days would need ~2 GB; thinned this way it needs ~0.2 GB;
+  last of each quarter hour, UTC) is kept, in full. A demo-book refresh takes ~59 kB on disk
+  (snapshot ~37 kB compressed, 99 VaR rows, indexes, WAL), so 60-s refreshes kept in full for 30
+  days would need ~2.5 GB; thinned this way they need ~0.25 GB;
 * past ``retention_full_days`` the full snapshots are deleted and the headline rows (refresh, VaR,
   stress) are thinned to the LAST refresh of each UTC day, kept ``retention_headline_days``
   (0: forever). ``retention_full_days = 0`` keeps every refresh in full forever (no thinning);
