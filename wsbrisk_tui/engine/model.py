@@ -18,6 +18,7 @@ Conventions (see the README, "Conventions for the numbers"):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -364,6 +365,14 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 
+@functools.lru_cache(maxsize=None)
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, resolved type) of a dataclass; resolved once per class (replaying history
+    decodes thousands of snapshots, and ``get_type_hints`` is the slow part)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+
+
 def from_jsonable(cls: Any, data: Any) -> Any:
     """Rebuild ``cls`` (a dataclass or a typing annotation) from :func:`to_jsonable` output."""
     if data is None:
@@ -384,9 +393,8 @@ def from_jsonable(cls: Any, data: Any) -> Any:
     if origin in (dict, list) or cls in (dict, list, Any) or cls is typing.Any:
         return data
     if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        hints = typing.get_type_hints(cls)
-        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name])
-                  for f in dataclasses.fields(cls) if f.name in data}
+        hints = _field_hints(cls)
+        kwargs = {name: from_jsonable(hint, data[name]) for name, hint in hints if name in data}
         return cls(**kwargs)
     if cls is datetime:
         return datetime.fromisoformat(data)
