@@ -11,7 +11,7 @@ Lines (issue 6 budgets):
   cache: < 3 s (50 univariate GARCH fits by arch + the composite-likelihood second stage);
 * what-if (parse + P&L) on the demo book with the model built once: < 20 ms.
 
-The risk inputs are built by :func:`wsbrisk_tui.commands.stress.risk_context`, the same path the
+The risk inputs are built by :meth:`wsbrisk_tui.runtime.Runtime.risk_context`, the same path the
 ``stress`` command uses.
 """
 
@@ -57,7 +57,6 @@ def main() -> int:
     args = parser.parse_args()
     repeats = 5 if args.quick else 21
 
-    from wsbrisk_tui.commands.stress import risk_context
     from wsbrisk_tui.engine.correlation import correlation_section
     from wsbrisk_tui.engine.dcc import fit_dcc, simulate_dcc
     from wsbrisk_tui.engine.factors import factor_panel, factor_risk_section
@@ -65,7 +64,7 @@ def main() -> int:
     from wsbrisk_tui.engine.volatility import FitCache
     from wsbrisk_tui.runtime import demo_runtime
 
-    _, market, _, inputs, _ = risk_context(demo_runtime())
+    _, market, _, inputs = demo_runtime().risk_context()
     print(f"demo book: {len(inputs.positions)} positions on {len(inputs.assets)} series "
           f"({', '.join(inputs.assets)}); options revalued in full: {not inputs.linear}")
     cache = FitCache()
