@@ -369,3 +369,24 @@ def test_cli_library_text_on_the_demo(capsys, monkeypatch, tmp_path):
 def test_cli_bad_shock_is_an_input_error(capsys):
     with pytest.raises(InputError, match=r"at character 1 \('SPY=-7'\)"):
         _stress_cli(["stress", "--demo", "--shock", "SPY=-7"], capsys)
+
+
+def test_option_explain_sits_beside_full_revaluation_on_the_demo_book():
+    """The delta-gamma-vega-theta explain is close to full revaluation for a small move and far
+    from it for a crash, where full revaluation bounds a long option's loss by its premium."""
+    from wsbrisk_tui.engine.stress import build_stress_model
+    from wsbrisk_tui.runtime import demo_runtime
+
+    _, market, _, inputs = demo_runtime().risk_context()
+    model = build_stress_model(inputs, market)
+    small = model.what_if("SPY=-1%")
+    for sym in ("SPY210115P00360000", "SPY210104C00380000"):
+        full, approx = small["positions"][sym], small["explain"][sym]
+        # second-order Taylor + one day of theta on a 1% move: within 20% of full revaluation
+        assert approx == pytest.approx(full, rel=0.20), sym
+    crash = model.what_if("SPY=-20%,VIX=+30")
+    long_call = "SPY210104C00380000"  # 3 contracts, value 327 USD
+    assert crash["positions"][long_call] == pytest.approx(-327.0, abs=1.0)  # loses its premium, no more
+    assert crash["explain"][long_call] > 0  # the Taylor expansion's gamma and vega terms blow up
+    # totals are full revaluation only: the explain never enters them
+    assert crash["total_pnl"] == pytest.approx(sum(v for v in crash["positions"].values() if v is not None))

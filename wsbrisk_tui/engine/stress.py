@@ -91,6 +91,12 @@ _SHOCK_TO_FACTOR = {"equity": "equity", "tech": "tech", "small_caps": "small_cap
 _FACTOR_TO_SHOCK = {v: k for k, v in _SHOCK_TO_FACTOR.items()}
 
 
+def _is_option_position(revalue: Any, index: int) -> bool:
+    """True when the revaluer prices position ``index`` as an option (a BookRevaluer knows)."""
+    positions = getattr(revalue, "positions", None)
+    return positions is not None and getattr(positions[index], "kind", None) == "option"
+
+
 def rates_to_tlt_return(rates_bp: float, duration: float = RATES_DURATION_YEARS,
                         convexity: float = RATES_CONVEXITY) -> float:
     """TLT return for a parallel yield shift: ``-D dy + C dy^2 / 2`` with ``dy = bp / 10^4``."""
@@ -287,6 +293,13 @@ class StressModel:
         rows = [self.asset_returns(sc) for sc in scenarios]
         R = np.vstack([r for r, _, _ in rows])
         pnl = np.asarray(self.inputs.revalue(R, 1), dtype=float)
+        # The options' delta-gamma-vega-theta "explain" P&L, beside full revaluation (never used
+        # for the totals): how much of each option's move the Greeks would have predicted.
+        explain_fn = getattr(self.inputs.revalue, "explain", None)
+        explain = None if self.inputs.linear or explain_fn is None else np.asarray(explain_fn(R, 1), dtype=float)
+        option_cols = [i for i, sym in enumerate(self.inputs.positions)
+                       if explain is not None and self.inputs.exposure.shape[0] == len(self.inputs.positions)
+                       and _is_option_position(self.inputs.revalue, i)]
         out = []
         col = {a: j for j, a in enumerate(self.inputs.assets)}
         for s, sc in enumerate(scenarios):
@@ -313,6 +326,9 @@ class StressModel:
                 "positions": positions, "shocks": sc.all_shocks(), "sources": list(sc.sources),
                 "notes": notes, "replay": None,
             }
+            if option_cols:
+                result["explain"] = {self.inputs.positions[i]: float(explain[s, i])  # type: ignore[index]
+                                     for i in option_cols if positions.get(self.inputs.positions[i]) is not None}
             if sc.window is not None and do_replay:
                 rep, rep_notes = self.replay(sc.window)
                 result["replay"] = rep
