@@ -769,7 +769,7 @@ def test_to_dict_is_toml_data(tmp_path):
     assert d["limits"]["max_total_exposure"] is None
     assert d["scenarios"][1] == {"name": "Oil spike", "description": "",
                                  "shocks": {"oil": 0.4, "equity": -0.05}}
-    assert list(d) == ["general", "sources", "alpaca", "fred", "symbols", "risk", "limits",
+    assert list(d) == ["general", "sources", "alpaca", "fred", "symbols", "betas", "risk", "limits",
                        "alerts", "history", "scenarios", "keymap"]
 
 

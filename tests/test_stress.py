@@ -390,3 +390,22 @@ def test_option_explain_sits_beside_full_revaluation_on_the_demo_book():
     assert crash["explain"][long_call] > 0  # the Taylor expansion's gamma and vega terms blow up
     # totals are full revaluation only: the explain never enters them
     assert crash["total_pnl"] == pytest.approx(sum(v for v in crash["positions"].values() if v is not None))
+
+
+def test_config_beta_overrides_reach_the_stress_command(tmp_path, capsys):
+    """[betas] in the config replaces the estimated betas: JPM given an equity beta of exactly 1.0
+    (and 0 elsewhere) loses exactly 10% of its value in a pure -10% equity shock."""
+    import json
+
+    from wsbrisk_tui.cli import main
+    from wsbrisk_tui.config import BETA_FACTORS
+    from wsbrisk_tui.engine.factors import FACTOR_NAMES
+
+    assert BETA_FACTORS == FACTOR_NAMES  # config's copy of the engine's factor names
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[betas]\nJPM = { equity = 1.0, tech = 0.0, small_caps = 0.0, rates = 0.0, "
+                   "credit = 0.0, oil = 0.0, gold = 0.0, crypto = 0.0 }\n", encoding="utf-8")
+    assert main(["stress", "--demo", "--config", str(cfg), "--shock", "equity=-10%", "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    jpm_value = 500 * 127.07  # the demo book: 500 JPM at the 2020-12-31 close (rounded to cents)
+    assert res["positions"]["JPM"] == pytest.approx(-0.10 * jpm_value, rel=1e-4)

@@ -66,6 +66,9 @@ SCENARIO_FACTORS: tuple[str, ...] = (
     "equity", "tech", "small_caps", "rates_bp", "credit_bp", "oil", "gold", "crypto", "vix_points",
 )
 _ADDITIVE_FACTORS = frozenset({"rates_bp", "credit_bp", "vix_points"})
+#: Factors a ``[betas]`` override may set (the engine's ``factors.FACTOR_NAMES``; a test keeps
+#: the two equal without importing NumPy here).
+BETA_FACTORS: tuple[str, ...] = ("equity", "tech", "small_caps", "rates", "credit", "oil", "gold", "crypto")
 
 ALPACA_ENV_PAIRS: tuple[tuple[str, str], ...] = (
     ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"),
@@ -414,6 +417,9 @@ class Config:
     fred: FredConfig = field(default_factory=FredConfig)
     symbols: Mapping[str, str] = _table(
         'Book symbol -> data (Yahoo) symbol where the two differ, e.g. "BRK.B" = "BRK-B".')
+    betas: Mapping[str, Mapping[str, float]] = _table(
+        "Per-symbol factor betas that replace the estimated ones in stress testing, e.g. "
+        "NVDA = { equity = 1.8, tech = 1.3 }. Factors: " + ", ".join(BETA_FACTORS) + ".")
     risk: RiskConfig = field(default_factory=RiskConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -1034,6 +1040,34 @@ def _build_str_table(name: str, table: Any, where: _Where, keys_set: list[str],
     return types.MappingProxyType(out)
 
 
+def _build_betas(table: Any, where: _Where, keys_set: list[str]) -> Mapping[str, Mapping[str, float]]:
+    """``[betas]``: symbol -> {factor: finite number}, factors from :data:`BETA_FACTORS`."""
+    if not isinstance(table, dict):
+        where.add(("betas",), f"expected a table [betas], got {_type_name(table)}", section=True)
+        return types.MappingProxyType({})
+    out: dict[str, Mapping[str, float]] = {}
+    for symbol, betas in table.items():
+        path = ("betas", symbol)
+        keys_set.append(_key_text(path))
+        if not isinstance(betas, dict):
+            where.add(path, f"expected a table of factor betas, got {_type_name(betas)}",
+                      f"write {symbol} = {{ equity = 1.2 }}")
+            continue
+        row: dict[str, float] = {}
+        for factor, beta in betas.items():
+            fpath = (*path, factor)
+            if factor not in BETA_FACTORS:
+                hint = _suggest(str(factor), BETA_FACTORS)
+                where.add(fpath, "unknown factor", f"did you mean '{hint}'?" if hint
+                          else f"factors: {', '.join(BETA_FACTORS)}")
+            elif isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+                where.add(fpath, f"expected a finite number, got {_show(beta)}")
+            else:
+                row[factor] = float(beta)
+        out[symbol] = types.MappingProxyType(row)
+    return types.MappingProxyType(out)
+
+
 def _build_scenarios(value: Any, where: _Where, keys_set: list[str]) -> tuple[ScenarioConfig, ...]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         where.add(("scenarios",), "expected an array of tables",
@@ -1135,6 +1169,8 @@ def _build_config(data: dict[str, Any], where: _Where, *, set_keys: bool) -> Con
             kwargs[name] = _build_str_table(name, value, where, keys_set)
         elif name == "keymap":
             kwargs[name] = _build_str_table(name, value, where, keys_set, split_keys=True)
+        elif name == "betas":
+            kwargs[name] = _build_betas(value, where, keys_set)
         elif name == "scenarios":
             kwargs[name] = _build_scenarios(value, where, keys_set)
         elif isinstance(value, dict):
@@ -1253,6 +1289,7 @@ _SCENARIOS_TEXT = """\
 
 _TABLE_EXAMPLES = {
     "symbols": '# "BRK.B" = "BRK-B"\n',
+    "betas": "# NVDA = { equity = 1.8, tech = 1.3 }\n",
     "keymap": '# quit = "q"\n# refresh = "r"\n# pause = "p"\n# help = "question_mark,f1"\n',
 }
 

@@ -111,7 +111,8 @@ class Runtime:
         return PipelineSettings(risk=risk_settings_from_config(cfg),
                                 user_scenarios=tuple(cfg.scenarios),
                                 stress_loss_limit_pct=cfg.limits.effective().stress_loss_pct,
-                                correlation_threshold=cfg.limits.correlation_threshold)
+                                correlation_threshold=cfg.limits.correlation_threshold,
+                                beta_overrides=cfg.betas)
 
     def _fit_cache(self) -> Any:
         if self._cache is None:

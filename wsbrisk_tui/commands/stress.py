@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     portfolio, market, prepared, inputs = runtime.risk_context()
     notes = list(prepared.notes)
     cfg = runtime.config
-    model = build_stress_model(inputs, market, StressSettings(replay=spec is None))
+    overrides = {sym: dict(b) for sym, b in dict(runtime.config.betas).items()}
+    model = build_stress_model(inputs, market, StressSettings(replay=spec is None, overrides=overrides))
     currency = portfolio.base_currency
     header = (f"Stress: {runtime.description or portfolio.source} ({runtime.mode}), NAV "
               f"{inputs.nav:,.0f} {currency}, prices as of {market.as_of}")

@@ -59,6 +59,8 @@ class PipelineSettings:
     stress_loss_limit_pct: float | None = None
     correlation_threshold: float = 0.8
     correlation_method: str = "ewma"
+    #: Per-symbol stress betas that replace the estimated ones (config ``[betas]``).
+    beta_overrides: Any = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -316,9 +318,10 @@ def build_risk_inputs(portfolio: Portfolio, market: MarketData, valued: ValuedBo
 
 
 def _stress(inputs: Any, market: MarketData, settings: PipelineSettings, cache: Any) -> dict[str, Any]:
-    from wsbrisk_tui.engine.stress import build_stress_model, stress_section
+    from wsbrisk_tui.engine.stress import StressSettings, build_stress_model, stress_section
 
-    model = build_stress_model(inputs, market)
+    overrides = {sym: dict(b) for sym, b in dict(settings.beta_overrides).items()}
+    model = build_stress_model(inputs, market, StressSettings(overrides=overrides))
     return stress_section(inputs, market, user_scenarios=settings.user_scenarios,
                           limit_pct=settings.stress_loss_limit_pct, model=model)
 
