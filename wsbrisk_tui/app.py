@@ -10,6 +10,11 @@ Data flow (DESIGN.md sections 3 and 7)::
 Panes render only when displayed; a hidden pane renders on activation if the stored snapshot
 is newer than what it last showed. Tables are updated in place by row key.
 
+Replay (``R``, or ``--replay``): frames from a :class:`~wsbrisk_tui.attach.ReplaySource` go through
+the same :meth:`RiskDeskApp._put_on_screen` as live snapshots, so a recorded refresh looks exactly as it
+did live, under a REPLAY banner. While replaying the engine worker is paused; a live result that
+still arrives (a compute in progress) is held, not rendered, and shown on leaving replay.
+
 Layout: below 140 columns every pane is a tab (keys 1-7). From 140 columns an overview shows
 Positions and the VaR ladder side by side above the tabs for the other panes; keys 1 and 2 then
 focus the overview panes. The status bar is always on top, the key line at the bottom.
@@ -32,14 +37,16 @@ from typing import Any, ClassVar
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
+from textual.actions import parse as parse_action
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import TabbedContent, TabPane
 
 from wsbrisk_tui.engine.model import RiskSnapshot
 from wsbrisk_tui.engine.worker import EngineFailure, EngineWorker, LatestSlot, Published
+from wsbrisk_tui.keys import BINDING_IDS
 from wsbrisk_tui.themes.builtin import COLOURLESS, THEMES, theme_name
 from wsbrisk_tui.widgets.alerts import AcknowledgeAlert, AlertsPane
 from wsbrisk_tui.widgets.correlation import CorrelationPane
@@ -50,7 +57,7 @@ from wsbrisk_tui.widgets.keybar import KeyBar
 from wsbrisk_tui.widgets.palette import Palette
 from wsbrisk_tui.widgets.pane import UNITS, SnapshotPane, ViewState
 from wsbrisk_tui.widgets.positions import PositionsPane
-from wsbrisk_tui.widgets.status import StatusBar, StatusState
+from wsbrisk_tui.widgets.status import ReplayStatus, StatusBar, StatusState
 from wsbrisk_tui.widgets.stress import StressPane
 from wsbrisk_tui.widgets.var_ladder import VarLadderPane, horizons_of
 
@@ -69,6 +76,11 @@ WIDE_COLUMNS = 140
 SWITCH_INTERVAL_S = 0.001
 #: Refresh interval steps for ``+``/``-`` (seconds).
 INTERVAL_STEPS: tuple[float, ...] = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900)
+#: Said when replay is asked for and the store has no full snapshot (or there is no store).
+NO_REPLAY_HISTORY = "no recorded history to replay yet: the dashboard or `wsbrisk-tui daemon` records it"
+#: Actions that only mean something while replaying, and those that drive the (paused) engine.
+REPLAY_ACTIONS = frozenset({"replay_step", "replay_end", "leave_replay"})
+ENGINE_ACTIONS = frozenset({"toggle_pause", "refresh_now", "change_interval"})
 
 
 class SnapshotReady(Message):
@@ -114,6 +126,17 @@ class RiskDeskApp(App[None]):
         Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="pane.next"),
         Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True, id="pane.previous"),
         *_pane_bindings(),
+        Binding("R", "toggle_replay", "Replay history (again: back to live)", show=False, id="replay"),
+        Binding("comma,less_than_sign", "replay_step(-1)", "Replay: previous refresh", show=False,
+                id="replay.previous"),
+        Binding("full_stop,greater_than_sign", "replay_step(1)", "Replay: next refresh", show=False,
+                id="replay.next"),
+        # Priority: a focused table binds home/end too; outside replay these fall through to it.
+        Binding("home,g", "replay_end('first')", "Replay: first refresh", show=False, priority=True,
+                id="replay.first"),
+        Binding("end,G", "replay_end('last')", "Replay: newest refresh", show=False, priority=True,
+                id="replay.last"),
+        Binding("escape", "leave_replay", "Replay: back to live", show=False, id="replay.exit"),
     ]
 
     def __init__(
@@ -134,10 +157,16 @@ class RiskDeskApp(App[None]):
         failure_handler: Callable[[str, datetime], Any] | None = None,
         on_first_render: Callable[[RiskSnapshot], None] | None = None,
         notes: tuple[str, ...] = (),
+        replay: Any | None = None,
+        replay_at: str | datetime | None = None,
+        history_note: str | None = None,
     ) -> None:
         super().__init__()
         if initial_pane not in PANE_NAMES:
             raise ValueError(f"unknown pane {initial_pane!r}: use one of {', '.join(PANE_NAMES)}")
+        unknown = sorted(set(keymap or {}) - set(BINDING_IDS))
+        if unknown:
+            raise ValueError(f"unknown binding id(s) in the keymap: {', '.join(unknown)}")
         # Animations cost bandwidth over SSH: off unless the user asks via TEXTUAL_ANIMATIONS.
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
@@ -156,13 +185,26 @@ class RiskDeskApp(App[None]):
         self._failure_handler = failure_handler
         self._notes = notes
         self._on_first_render = on_first_render
+        #: Where ``R`` finds recorded frames (a ReplaySource: first/last/step/goto), or None.
+        self.replay_source = replay
+        self._replay_at = replay_at
+        #: The recorded frame on screen while replaying, else None.
+        self.replay_frame: Any | None = None
+        self._replay_keys = ""
+        self._paused_before_replay = False
+        #: Live snapshots that arrived during replay and wait (shown on leaving replay).
+        self.held_live = 0
+        self._history_note = history_note
+        self._first_rendered = False
         self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
         self._failures: LatestSlot[EngineFailure] = LatestSlot()
         self._engine_closed = False
         self.worker: EngineWorker | None = None
-        #: The snapshot on screen (the newest good one).
+        #: The snapshot on screen: the newest good live one, or the replay frame while replaying.
         self.snapshot: RiskSnapshot | None = None
-        #: The newest failure newer than :attr:`snapshot`, if any.
+        #: The newest good live snapshot (the same as :attr:`snapshot` outside replay).
+        self.live_snapshot: RiskSnapshot | None = None
+        #: The newest failure newer than :attr:`live_snapshot`, if any.
         self.failure: EngineFailure | None = None
         #: Sequence numbers rendered, in order (tests assert conflation on this).
         self.rendered_seqs: list[int] = []
@@ -195,11 +237,15 @@ class RiskDeskApp(App[None]):
         if self._config_keymap:
             self.set_keymap(self._config_keymap)
         self._apply_layout(self.size.width)
+        for pane in self.query(HistoryPane):
+            pane.source_note = self._history_note
         self._focus_pane(self.initial_pane)
         self.update_status()
         self.set_interval(1.0, self.update_status)
         for note in self._notes:
             self.notify(note, severity="warning", timeout=10)
+        if self._replay_at is not None:
+            self.enter_replay(self._replay_at)
 
     def on_ready(self) -> None:
         """The first frame is on screen (Textual's Ready event): now start the engine.
@@ -207,7 +253,8 @@ class RiskDeskApp(App[None]):
         Started any earlier, the first compute (which imports pandas/scipy/arch and holds the GIL
         for seconds) would delay the first paint."""
         self.ready_at = time.time()
-        if self._start_engine and self.worker is None:
+        # Opened in replay (--replay): the engine starts when the user goes back to live.
+        if self._start_engine and self.worker is None and not self.replaying:
             self.start_engine()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -299,21 +346,35 @@ class RiskDeskApp(App[None]):
     def _consume(self) -> None:
         snapshot = self._snapshots.take()
         failure = self._failures.take()
-        if snapshot is not None and (self.snapshot is None or snapshot.meta.seq > self.snapshot.meta.seq):
-            first = self.snapshot is None
-            self.snapshot = snapshot
+        live = self.live_snapshot
+        if snapshot is not None and (live is None or snapshot.meta.seq > live.meta.seq):
+            self.live_snapshot = snapshot
             if self.failure is not None and self.failure.seq < snapshot.meta.seq:
                 self.failure = None
-            self.rendered_seqs.append(snapshot.meta.seq)
-            self._show_everywhere()
-            if first and self._on_first_render is not None:
-                self.call_after_refresh(self._on_first_render, snapshot)
-        if failure is not None and (self.snapshot is None or failure.seq > self.snapshot.meta.seq):
+            if self.replaying:
+                self.held_live += 1
+            else:
+                self._show_live(snapshot)
+        live = self.live_snapshot
+        if failure is not None and (live is None or failure.seq > live.meta.seq):
             self.failure = failure
             if self._failure_handler is not None:
                 self._store_call("record the engine-error alert", self._failure_handler,
                                  failure.error, failure.when)
         self.update_status()
+
+    def _show_live(self, snapshot: RiskSnapshot) -> None:
+        self._put_on_screen(snapshot)
+        if not self._first_rendered:
+            self._first_rendered = True
+            if self._on_first_render is not None:
+                self.call_after_refresh(self._on_first_render, snapshot)
+
+    def _put_on_screen(self, snapshot: RiskSnapshot) -> None:
+        """Put ``snapshot`` on screen: the one render path of live snapshots and replay frames."""
+        self.snapshot = snapshot
+        self.rendered_seqs.append(snapshot.meta.seq)
+        self._show_everywhere()
 
     def _store_call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a history-store hook; a store error is shown, and the dashboard carries on."""
@@ -336,10 +397,11 @@ class RiskDeskApp(App[None]):
 
     @property
     def is_stale(self) -> bool:
-        """True when the snapshot on screen is stale (data marked stale, or a newer refresh failed)."""
+        """True when the snapshot on screen is stale (data marked stale, or a newer refresh failed;
+        in replay only the recorded flag counts)."""
         if self.snapshot is None:
             return False
-        return self.snapshot.meta.stale or self.failure is not None
+        return self.snapshot.meta.stale or (self.failure is not None and not self.replaying)
 
     def _show_everywhere(self) -> None:
         if self.snapshot is None:
@@ -350,9 +412,16 @@ class RiskDeskApp(App[None]):
 
     def update_status(self) -> None:
         worker = self.worker
+        frame = self.replay_frame
+        replay = None
+        if frame is not None:
+            t = frame.snapshot.meta.computed_at
+            t = t.astimezone(timezone.utc) if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+            replay = ReplayStatus(index=frame.index, count=frame.count, refresh_id=frame.refresh_id,
+                                  recorded_at=t, keys=self._replay_keys, held=self.held_live)
         state = StatusState(
             snapshot=self.snapshot,
-            failure=self.failure,
+            failure=None if replay is not None else self.failure,
             paused=worker.paused if worker else False,
             computing=worker.computing if worker else False,
             next_refresh_in=worker.next_refresh_in() if worker else None,
@@ -360,6 +429,7 @@ class RiskDeskApp(App[None]):
             now=self._now(),
             mode=self.mode,
             dropped=self.dropped_snapshots,
+            replay=replay,
         )
         # query, not query_one: during shutdown the bar may already be gone.
         for bar in self.query(StatusBar):
@@ -447,6 +517,127 @@ class RiskDeskApp(App[None]):
         self.notify(f"refresh every {new:g}s", timeout=2)
         self.update_status()
 
+    # -- replay ------------------------------------------------------------------------------
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay_frame is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Replay keys work only in replay on the main screen, engine keys only outside it.
+
+        ``None`` (not ``False``) keeps the binding in the help screen, greyed, and lets the key
+        fall through to the focused widget (a table's home/end outside replay)."""
+        if action in REPLAY_ACTIONS:
+            return True if self.replaying and not isinstance(self.screen, ModalScreen) else None
+        if action in ENGINE_ACTIONS and self.replaying:
+            return None
+        return True
+
+    def _read_replay(self, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """(ok, frame or None) from a replay-source call; a store error is shown, not raised."""
+        import sqlite3
+
+        from wsbrisk_tui.errors import InputError
+
+        try:
+            return True, fn(*args)
+        except (InputError, sqlite3.Error, OSError) as exc:
+            self.notify(f"could not read the history: {exc}", severity="error", timeout=10)
+            return False, None
+
+    def enter_replay(self, at: str | datetime = "last") -> bool:
+        """Start replaying at ``"first"``, ``"last"`` or the newest frame at or before a time.
+
+        Pauses the engine worker; False (and a notification) when there is nothing to replay."""
+        source = self.replay_source
+        if source is None:
+            self.notify(NO_REPLAY_HISTORY, severity="warning", timeout=8)
+            return False
+        if isinstance(at, datetime):
+            ok, frame = self._read_replay(source.goto, at)
+            if ok and frame is None:
+                ok, frame = self._read_replay(source.first)
+                if frame is not None:
+                    self.notify(f"nothing recorded at or before {at:%Y-%m-%d %H:%M:%S %Z}: showing the "
+                                "first recorded refresh", severity="warning", timeout=8)
+        else:
+            ok, frame = self._read_replay(source.first if at == "first" else source.last)
+        if not ok:
+            return False
+        if frame is None:
+            self.notify(NO_REPLAY_HISTORY, severity="warning", timeout=8)
+            return False
+        if not self.replaying:
+            self._paused_before_replay = self.worker.paused if self.worker is not None else False
+            if self.worker is not None:
+                self.worker.pause()
+            self.held_live = 0
+            self._replay_keys = self._replay_key_hint()
+        self._show_frame(frame)
+        return True
+
+    def _show_frame(self, frame: Any) -> None:
+        self.replay_frame = frame
+        self._put_on_screen(frame.snapshot)
+        self.update_status()
+
+    def _replay_key_hint(self) -> str:
+        """``", . step  home end  esc live"`` with the keys as currently mapped."""
+        keys: dict[str, list[str]] = {}
+        for key, active in self.screen.active_bindings.items():
+            if active.binding.id:
+                keys.setdefault(active.binding.id, []).append(self.get_key_display(active.binding.with_key(key)))
+
+        def key(ident: str) -> str:
+            return keys.get(ident, ["-"])[0]  # one key per id is enough for a hint
+
+        return (f"{key('replay.previous')} {key('replay.next')} step  "
+                f"{key('replay.first')} {key('replay.last')}  {key('replay.exit')} live")
+
+    async def action_toggle_replay(self) -> None:
+        if self.replaying:
+            await self.action_leave_replay()
+        else:
+            self.enter_replay("last")
+
+    def action_replay_step(self, direction: int) -> None:
+        frame = self.replay_frame
+        if frame is None or self.replay_source is None:
+            return
+        ok, new = self._read_replay(self.replay_source.step, frame.refresh_id, direction)
+        if ok and new is None:
+            self.notify("first recorded refresh" if direction < 0 else "newest recorded refresh", timeout=2)
+        elif new is not None:
+            self._show_frame(new)
+
+    def action_replay_end(self, which: str) -> None:
+        if self.replaying:
+            self.enter_replay("first" if which == "first" else "last")
+
+    async def action_leave_replay(self) -> None:
+        """Back to live: resume the engine (start it after --replay) and show the newest live
+        snapshot; before the first live one, the panes go back to empty."""
+        if not self.replaying:
+            return
+        self.replay_frame = None
+        if self.worker is None:
+            if self._start_engine:
+                self.start_engine()
+        elif not self._paused_before_replay:
+            self.worker.resume()
+        if self.live_snapshot is not None:
+            self._show_live(self.live_snapshot)
+        else:
+            current = self.current_pane
+            self.snapshot = None
+            for pane in self.all_panes():
+                await pane.clear()
+            self._focus_pane(current)
+        self.held_live = 0
+        self.update_status()
+        self.notify("live", timeout=2)
+
     # -- snapshot, alerts --------------------------------------------------------------------
 
     def action_save_snapshot(self) -> Path | None:
@@ -466,6 +657,10 @@ class RiskDeskApp(App[None]):
         return path
 
     def on_acknowledge_alert(self, message: AcknowledgeAlert) -> None:
+        if self.replaying:
+            # The alerts pane disables `a` in replay; this guards a message already in flight.
+            self.notify("replay shows recorded alerts: acknowledge in live mode", severity="warning")
+            return
         self.acknowledged.append(message.alert_id)
         if self._ack_handler is not None:
             done = self._store_call("save the acknowledgement", self._ack_handler, message.alert_id)
@@ -485,13 +680,19 @@ class RiskDeskApp(App[None]):
         for b in self.BINDINGS:
             if not isinstance(b, Binding) or not b.id or b.action in ("quit", "help"):
                 continue
+            _, name, params = parse_action(b.action)
+            if not self.check_action(name, params):
+                continue
             key = keys.get(b.id)
             hint = f" (key: {self.get_key_display(b.with_key(key))})" if key else ""
             yield SystemCommand(b.description, f"{b.description}{hint}", partial(self.run_action, b.action))
 
 
 def binding_ids() -> list[str]:
-    """Every binding id a ``[keymap]`` may remap (app and panes)."""
+    """Every binding id a ``[keymap]`` may remap (app and panes), from the live classes.
+
+    :data:`wsbrisk_tui.keys.BINDING_IDS` (Textual-free, read by the config check) must equal it;
+    a test asserts so."""
     from wsbrisk_tui.widgets.detail import DetailScreen
     from wsbrisk_tui.widgets.table import RiskTable
 
@@ -506,7 +707,9 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
                monotonic: Callable[[], float] = time.monotonic,
                on_first_render: Callable[[RiskSnapshot], None] | None = None,
                compute: Callable[[int], RiskSnapshot] | None = None,
-               notes: Iterable[str] = ()) -> RiskDeskApp:
+               notes: Iterable[str] = (), replay: Any | None = None,
+               replay_at: str | datetime | None = None,
+               history_note: str | None = None) -> RiskDeskApp:
     """The dashboard for a runtime: anything with ``compute(seq)``, ``mode`` and ``clock``
     (:class:`~wsbrisk_tui.runtime.Runtime`, :class:`~wsbrisk_tui.attach.RecordingRuntime`,
     :class:`~wsbrisk_tui.attach.AttachedRuntime`).
@@ -515,6 +718,9 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
     replaces ``runtime.compute`` (tests pin wall-time figures with it). The runtime's optional
     ``acknowledge(alert_id)`` receives acknowledgements and ``on_failure(error, when)`` engine
     errors. ``notes`` are shown once at start (e.g. "a daemon is recording: not recording here").
+    ``replay`` (a :class:`~wsbrisk_tui.attach.ReplaySource`) is what ``R`` steps through;
+    ``replay_at`` (``"first"``, ``"last"`` or a datetime) opens in replay. ``history_note`` says in
+    the History pane where its history comes from, or why there is none.
     """
     cfg = config if config is not None else runtime.config
     return RiskDeskApp(
@@ -534,4 +740,7 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
         failure_handler=getattr(runtime, "on_failure", None),
         on_first_render=on_first_render,
         notes=tuple(notes),
+        replay=replay,
+        replay_at=replay_at,
+        history_note=history_note,
     )

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wsbrisk-tui {__version__}")
     parser.add_argument("--attach", action="store_true", help="watch a running daemon's store instead of computing")
+    parser.add_argument("--replay", nargs="?", const="last", metavar="WHEN",
+                        help="open the dashboard replaying the recorded history at WHEN: first, last "
+                             "(the default) or an ISO time such as 2025-01-15T15:30 (UTC unless it has an offset)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"wsbrisk_tui.commands.{module_name}")

@@ -8,6 +8,9 @@ Where the numbers come from:
   dashboard still computes and shows history but does not record (one writer per store).
 * ``--attach``: nothing is computed; the dashboard shows the newest snapshot the daemon recorded
   (:class:`~wsbrisk_tui.attach.AttachedRuntime`), marked stale when the daemon falls silent.
+* ``--replay [first|last|ISO-TIME]``: open replaying the store's recorded snapshots
+  (:class:`~wsbrisk_tui.attach.ReplaySource`); nothing is computed until the user goes back to
+  live (Escape). ``R`` in the dashboard enters and leaves replay at any time.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from wsbrisk_tui.widgets import PANES
@@ -29,6 +33,25 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="watch a running daemon's store instead of computing")
     p.add_argument("--pane", choices=PANES, default=argparse.SUPPRESS,
                    help="pane to open on (default: positions)")
+    p.add_argument("--replay", nargs="?", const="last", default=argparse.SUPPRESS, metavar="WHEN",
+                   help="open replaying the recorded history at WHEN: first, last (the default) or "
+                        "an ISO time such as 2025-01-15T15:30 (UTC unless it has an offset)")
+
+
+def parse_replay_at(text: str) -> str | datetime:
+    """``--replay`` value: ``"first"``, ``"last"`` or an aware datetime (naive means UTC, the
+    time zone the history shows)."""
+    from wsbrisk_tui.errors import InputError
+
+    word = text.strip()
+    if word.lower() in ("first", "last"):
+        return word.lower()
+    try:
+        when = datetime.fromisoformat(word)
+    except ValueError:
+        raise InputError(f"--replay {text!r}: expected first, last or an ISO time such as "
+                         "2025-01-15T15:30 (UTC unless it has an offset, e.g. +02:00)") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -39,6 +62,10 @@ class Session:
     config: Any
     notes: list[str] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: The history store the runtime reads (None without one): replay reads it too.
+    store: Any = None
+    #: For the History pane: where its history comes from, or why there is none.
+    history_note: str | None = None
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -60,7 +87,8 @@ def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Sessi
             raise InputError(f"{store_path}: no history store to attach to: start `wsbrisk-tui daemon` "
                              "first (or set history.path to the daemon's store)")
         runtime = AttachedRuntime(store_path)
-        return Session(runtime, cfg, closers=[runtime.close])
+        return Session(runtime, cfg, closers=[runtime.close], store=runtime.store,
+                       history_note=f"attached: the history recorded by the daemon in {store_path}")
 
     from wsbrisk_tui.attach import RecordingRuntime
     from wsbrisk_tui.engine.history import HistoryStore
@@ -84,21 +112,40 @@ def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Sessi
         # Read-write even when not recording: acknowledging an alert writes to the store.
         store = HistoryStore.from_config(cfg, readonly=not (writing or record))
         session.closers.append(store.close)
+        if record and not writing:
+            session.history_note = (f"this dashboard does not record: a daemon holds {store_path} "
+                                    "and records the history shown here")
     else:
         store = None
         session.notes.append("no history store yet: the History pane fills once refreshes are recorded")
+        session.history_note = (f"no history store yet ({store_path}): the dashboard records one as "
+                                "it refreshes, and so does `wsbrisk-tui daemon`"
+                                + ("; `wsbrisk-tui snapshot` never records" if not record else ""))
+    session.store = store
     monitor = AlertMonitor(cfg.limits.effective(), cfg.alerts, store)
     session.runtime = RecordingRuntime(base, store, monitor, record=writing)
     return session
 
 
+def dashboard_app(session: Session, *, initial_pane: str = "positions",
+                  replay_at: str | datetime | None = None) -> Any:
+    """The interactive dashboard for ``session``: ``R`` replays the session's store."""
+    from wsbrisk_tui.app import create_app
+    from wsbrisk_tui.attach import ReplaySource
+
+    return create_app(session.runtime, config=session.config, initial_pane=initial_pane,
+                      notes=session.notes,
+                      replay=ReplaySource(session.store) if session.store is not None else None,
+                      replay_at=replay_at, history_note=session.history_note)
+
+
 def run(args: argparse.Namespace) -> int:
+    replay_text = getattr(args, "replay", None)
+    # Checked before the session opens: a typo must not take the store's writer lock first.
+    replay_at = parse_replay_at(replay_text) if replay_text is not None else None
     session = open_session(args, record=True, quick_first=True)
     try:
-        from wsbrisk_tui.app import create_app
-
-        app = create_app(session.runtime, config=session.config,
-                         initial_pane=getattr(args, "pane", "positions"), notes=session.notes)
+        app = dashboard_app(session, initial_pane=getattr(args, "pane", "positions"), replay_at=replay_at)
         app.run()
         return int(app.return_code or 0)
     finally:

@@ -181,6 +181,12 @@ class AlertsPane(SnapshotPane):
         note.update("" if alerts else "no active alerts")
         note.display = not alerts
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A replayed alert is history: acknowledging happens in live mode (None: shown, greyed).
+        if action == "acknowledge" and getattr(self.app, "replaying", False):
+            return None
+        return True
+
     def action_acknowledge(self) -> None:
         table = self.table
         if not table.display or table.row_count == 0:

@@ -1,7 +1,10 @@
 """History pane: sparklines of NAV, 99% VaR and 99% ES from the recorded snapshots.
 
 Reads ``snapshot.sections["history"]``: ``{"nav": [[iso_time, value], ...], "var99": [...],
-"es99": [...]}``. Without it the pane says "no history yet" and why.
+"es99": [...]}``. Without it the pane says "no history yet" and why: the snapshot's own reason,
+else :attr:`HistoryPane.source_note` (set by the app from the session: no store yet, a daemon
+records instead of this dashboard, attached to a daemon's store). With history, the source note
+is shown under the sparklines.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ class HistoryPane(SnapshotPane):
     HistoryPane Sparkline { height: 3; }
     """
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        #: Where the history comes from, or why there is none (the session knows, not the snapshot).
+        self.source_note: str | None = None
+
     def compose(self) -> ComposeResult:
         yield Static("History", classes="pane-title", markup=False)
         with VerticalScroll(can_focus=True, id=f"{self.id}-scroll" if self.id else None):
@@ -58,6 +66,8 @@ class HistoryPane(SnapshotPane):
         p = view.palette
         note = self.query_one(".pane-note", Static)
         data, reason = section(snapshot, "history")
+        if data is None and self.source_note and "history" not in snapshot.unavailable:
+            reason = self.source_note
         scroll = self.query_one(VerticalScroll)
         if data is None or not isinstance(data, dict):
             scroll.display = False
@@ -68,7 +78,7 @@ class HistoryPane(SnapshotPane):
             return
         scroll.display = True
         ccy = snapshot.meta.base_currency
-        notes = []
+        notes = [self.source_note] if self.source_note else []
         points = 0
         for key, label in SERIES:
             lab = self.query_one(f".label-{key}", Static)

@@ -72,6 +72,12 @@ class SnapshotPane(Vertical):
         #: Renders done (tests assert that hidden panes do not render).
         self.render_count = 0
 
+    async def clear(self) -> None:
+        """Back to the state before any snapshot (leaving replay before the first live one)."""
+        self.snapshot = None
+        self._rendered = (None, None)
+        await self.recompose()
+
     def title_widget(self) -> Static:
         return self.query_one(".pane-title", Static)
 

@@ -5,6 +5,11 @@ Two lines, most important first so an 80-column terminal cuts only the least use
 1. ``[DEMO]`` (or PAPER / LIVE / FILE / REPLAY), NAV, day P&L, the book's source;
 2. PAUSED, STALE with its reason, the engine's last error, the last compute time with its age
    and duration, the countdown to the next refresh, the price date and source.
+
+In replay the first line's banner is REPLAY (the snapshot's ``meta.mode``) with the viewer's own
+mode beside it, and the second line starts with ``REPLAY 3 of 4`` and the time the refresh was
+recorded, then the replay keys, the refresh id and age, and how many live refreshes wait (the
+engine is paused).
 """
 
 from __future__ import annotations
@@ -23,6 +28,20 @@ from wsbrisk_tui.widgets.palette import Palette
 
 
 @dataclass(frozen=True)
+class ReplayStatus:
+    """Where replay stands: frame ``index`` of ``count`` (1-based), its refresh id and keys."""
+
+    index: int
+    count: int
+    refresh_id: int
+    recorded_at: datetime
+    #: Key hint, e.g. ``", . step  home end  esc live"`` (keys as currently mapped).
+    keys: str = ""
+    #: Live snapshots that arrived during replay and wait unrendered.
+    held: int = 0
+
+
+@dataclass(frozen=True)
 class StatusState:
     snapshot: RiskSnapshot | None
     failure: EngineFailure | None
@@ -33,6 +52,7 @@ class StatusState:
     now: datetime
     mode: str
     dropped: int = 0
+    replay: ReplayStatus | None = None
 
 
 def age_text(seconds: float) -> str:
@@ -79,6 +99,9 @@ def status_text(state: StatusState, palette: Palette) -> Text:
         line1.append(f"  book: {snap.meta.portfolio_source}", palette.muted)
 
     line2 = Text(no_wrap=True, overflow="ellipsis", end="")
+    if state.replay is not None:
+        _replay_line(line2, state, palette)
+        return Text("\n", end="").join([line1, line2])
     flags = []
     if state.paused:
         flags.append(("PAUSED", palette.warn + Style(reverse=not palette.colour)))
@@ -110,6 +133,24 @@ def status_text(state: StatusState, palette: Palette) -> Text:
     if state.dropped:
         line2.append(f"  · {state.dropped} skipped", palette.muted)
     return Text("\n", end="").join([line1, line2])
+
+
+def _replay_line(line: Text, state: StatusState, palette: Palette) -> None:
+    """Line 2 in replay, most important first (80 columns keep the keys): position, recorded time,
+    the recorded STALE flag, the keys, then the refresh id, its age and the paused live feed."""
+    r = state.replay
+    assert r is not None
+    line.append(f" REPLAY {r.index} of {r.count} ", banner_style(palette, "REPLAY"))
+    line.append(f" recorded {r.recorded_at:%Y-%m-%d %H:%M:%S} UTC", palette.strong)
+    snap = state.snapshot
+    if snap is not None and snap.meta.stale:
+        line.append("  ")
+        line.append(f" STALE: {snap.meta.stale_reason or 'no reason given'} ", palette.loss + Style(bold=True))
+    if r.keys:
+        line.append(f"  {r.keys}", palette.accent)
+    age = (state.now - r.recorded_at).total_seconds()
+    line.append(f"  · refresh #{r.refresh_id}, {age_text(age)} ago")
+    line.append("  · live paused" + (f", {r.held} new waiting" if r.held else ""), palette.muted)
 
 
 class StatusBar(Static):
