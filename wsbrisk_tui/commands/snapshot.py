@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from wsbrisk_tui.app import create_app
 
-        app = create_app(session.runtime, config=session.config, initial_pane=args.pane)
+        app = create_app(session.runtime, config=session.config, initial_pane=args.pane,
+                         history_note=session.history_note)
         output, error = asyncio.run(render_headless(app, size, args.pane, args.format, args.timeout))
     finally:
         session.close()
