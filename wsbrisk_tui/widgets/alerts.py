@@ -12,11 +12,11 @@ history layer). Until a snapshot says the alert is acknowledged, the row shows `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
@@ -26,8 +26,7 @@ from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import RiskSnapshot
 from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, Palette, left
-from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
-from wsbrisk_tui.widgets.table import RiskTable
+from wsbrisk_tui.widgets.pane import TablePane, ViewState, as_float, section
 
 GAUGE_WIDTH = 20
 COLUMNS = (("time", "Last seen"), ("sev", "Severity"), ("rule", "Rule"), ("value", "Value"),
@@ -97,9 +96,10 @@ class AlertDetail(DetailScreen):
         super().__init__(f"Alert {alert.get('id')}: {alert.get('rule', '?')}", Text("\n".join(lines)))
 
 
-class AlertsPane(SnapshotPane):
+class AlertsPane(TablePane):
     PANE = "alerts"
     LABEL = "Alerts"
+    CURSOR_TYPE = "row"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "acknowledge", "Acknowledge", id="alerts.ack"),
@@ -116,31 +116,18 @@ class AlertsPane(SnapshotPane):
         self.ack_sent: set[str] = set()
         self._alerts: dict[str, dict[str, Any]] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Static("Alerts", classes="pane-title", markup=False)
-        yield RiskTable(cursor_type="row", id=f"{self.id}-table" if self.id else None)
-        yield Static("", classes="gauges", markup=False)
-        yield Static("", classes="pane-note", markup=False)
-
-    @property
-    def table(self) -> RiskTable:
-        return self.query_one(RiskTable)
-
-    def focus_target(self) -> Widget:
-        return self.table
+    def compose_extras(self) -> Iterable[Widget]:
+        return (Static("", classes="gauges", markup=False),)
 
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
         p = view.palette
-        note = self.query_one(".pane-note", Static)
         gauges = self.query_one(".gauges", Static)
         data, reason = section(snapshot, "alerts")
         active = data.get("active") if isinstance(data, dict) else None
         if data is None or not isinstance(active, list):
-            self.title_widget().update("Alerts")
-            self.table.display = False
             gauges.display = False
-            note.update(f"{fmt.NA}: {reason}" if data is None else f"{fmt.NA}: the alerts section has an unexpected shape")
-            note.display = True
+            self.show_message("Alerts", f"{fmt.NA}: {reason}" if data is None
+                              else f"{fmt.NA}: the alerts section has an unexpected shape")
             return
         alerts = [a for a in active if isinstance(a, dict) and a.get("id") is not None]
         alerts.sort(key=_alert_time, reverse=True)
@@ -178,8 +165,7 @@ class AlertsPane(SnapshotPane):
         gauges.display = True
         unacked = sum(1 for a in alerts if a.get("acknowledged") is not True)
         self.title_widget().update(f"Alerts  {len(alerts)} active, {unacked} unacknowledged  (a: acknowledge)")
-        note.update("" if alerts else "no active alerts")
-        note.display = not alerts
+        self.set_note("" if alerts else "no active alerts")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A replayed alert is history: acknowledging happens in live mode (None: shown, greyed).

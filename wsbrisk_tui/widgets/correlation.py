@@ -14,16 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import RiskSnapshot
 from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, na_cell
-from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
-from wsbrisk_tui.widgets.table import RiskTable
+from wsbrisk_tui.widgets.pane import TablePane, ViewState, as_float, section
 
 
 def valid_matrix(data: Any) -> tuple[list[str], list[list[float | None]]] | None:
@@ -57,7 +54,7 @@ class PairDetail(DetailScreen):
         super().__init__(f"Correlation: {a} x {b}", Text("\n".join(lines)))
 
 
-class CorrelationPane(SnapshotPane):
+class CorrelationPane(TablePane):
     PANE = "correlation"
     LABEL = "Correlation"
 
@@ -67,28 +64,12 @@ class CorrelationPane(SnapshotPane):
         self._matrix: list[list[float | None]] = []
         self._data: dict[str, Any] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Static("Correlation", classes="pane-title", markup=False)
-        yield RiskTable(cursor_type="cell", id=f"{self.id}-table" if self.id else None)
-        yield Static("", classes="pane-note", markup=False)
-
-    @property
-    def table(self) -> RiskTable:
-        return self.query_one(RiskTable)
-
-    def focus_target(self) -> Widget:
-        return self.table
-
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
-        note = self.query_one(".pane-note", Static)
         data, reason = section(snapshot, "correlation")
         parsed = valid_matrix(data) if data is not None else None
         if parsed is None:
-            self.title_widget().update("Correlation")
-            self.table.display = False
-            note.update(f"{fmt.NA}: {reason}" if data is None
-                        else f"{fmt.NA}: the correlation section has an unexpected shape")
-            note.display = True
+            self.show_message("Correlation", f"{fmt.NA}: {reason}" if data is None
+                              else f"{fmt.NA}: the correlation section has an unexpected shape")
             self._symbols, self._matrix = [], []
             return
         symbols, matrix = parsed
@@ -118,8 +99,7 @@ class CorrelationPane(SnapshotPane):
         top = data.get("top_pairs")
         pairs = [f"{t.get('a')}/{t.get('b')} {fmt.num(as_float(t.get('corr')), 2)}"
                  for t in top if isinstance(t, dict)] if isinstance(top, list) else []
-        note.update(("top pairs: " + ", ".join(pairs)) if pairs else "")
-        note.display = bool(pairs)
+        self.set_note(("top pairs: " + ", ".join(pairs)) if pairs else "")
 
     def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
         event.stop()

@@ -4,20 +4,25 @@ A pane is given every new snapshot (:meth:`SnapshotPane.show`) but renders it on
 displayed; a hidden pane (an inactive tab) just remembers it and renders on activation, when the
 app calls :meth:`SnapshotPane.refresh_view`. Rendering is skipped when neither the snapshot nor the
 view settings changed since the last render.
+
+:class:`TablePane` is the shape most panes share: a title line, one :class:`RiskTable`, optional
+widgets below it, and a note for footnotes or the reason a section is n/a.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any, ClassVar
 
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
 from wsbrisk_tui.engine.model import RiskSnapshot
 from wsbrisk_tui.widgets.palette import Palette
+from wsbrisk_tui.widgets.table import RiskTable
 
 UNITS = ("ccy", "pct")
 
@@ -115,3 +120,56 @@ class SnapshotPane(Vertical):
     def focus_target(self) -> Widget:
         """The widget that takes focus when the pane is selected."""
         return self
+
+
+class TablePane(SnapshotPane):
+    """A pane around one :class:`RiskTable`: title, table, :meth:`compose_extras`, note.
+
+    Focus goes to the table. :meth:`show_message` replaces the table by a message (a section that
+    is n/a, with its reason); :meth:`set_note` shows footnotes under the table, or hides the note
+    when there are none.
+    """
+
+    #: Title before the first snapshot (default: the tab label).
+    INITIAL_TITLE: ClassVar[str] = ""
+    #: The table's cursor: "cell" or "row".
+    CURSOR_TYPE: ClassVar[str] = "cell"
+    #: Header lines of the table (two-line headers keep number columns narrow).
+    HEADER_HEIGHT: ClassVar[int] = 1
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.INITIAL_TITLE or self.LABEL, classes="pane-title", markup=False)
+        table = RiskTable(cursor_type=self.CURSOR_TYPE, id=f"{self.id}-table" if self.id else None)
+        table.header_height = self.HEADER_HEIGHT
+        yield table
+        yield from self.compose_extras()
+        yield Static("", classes="pane-note", markup=False)
+
+    def compose_extras(self) -> Iterable[Widget]:
+        """Widgets between the table and the note (none by default)."""
+        return ()
+
+    @property
+    def table(self) -> RiskTable:
+        return self.query_one(RiskTable)
+
+    @property
+    def note(self) -> Static:
+        return self.query_one(".pane-note", Static)
+
+    def focus_target(self) -> Widget:
+        return self.table
+
+    def set_note(self, text: str) -> None:
+        """Show ``text`` under the table; an empty text hides the note."""
+        note = self.note
+        note.update(text)
+        note.display = bool(text)
+
+    def show_message(self, title: str, text: str) -> None:
+        """Hide the table and say ``text`` instead (e.g. ``n/a: <reason>``) under ``title``."""
+        self.title_widget().update(title)
+        self.table.display = False
+        note = self.note
+        note.update(text)
+        note.display = True

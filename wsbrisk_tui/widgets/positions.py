@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import Contribution, PositionRow, RiskSnapshot
 from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, left, na_cell, pnl_cell
-from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float
-from wsbrisk_tui.widgets.table import RiskTable
+from wsbrisk_tui.widgets.pane import TablePane, ViewState, as_float
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
@@ -117,7 +114,7 @@ class PositionDetail(DetailScreen):
         super().__init__(f"Position {row.symbol}", Text("\n".join(lines)))
 
 
-class PositionsPane(SnapshotPane):
+class PositionsPane(TablePane):
     PANE = "positions"
     LABEL = "Positions"
 
@@ -131,18 +128,6 @@ class PositionsPane(SnapshotPane):
         self.sort_reverse = False
         self._rows_by_key: dict[str, PositionRow] = {}
         self._contrib: dict[str, Contribution] = {}
-
-    def compose(self) -> ComposeResult:
-        yield Static("Positions", classes="pane-title", markup=False)
-        yield RiskTable(cursor_type="cell", id=f"{self.id}-table" if self.id else None)
-        yield Static("", classes="pane-note", markup=False)
-
-    @property
-    def table(self) -> RiskTable:
-        return self.query_one(RiskTable)
-
-    def focus_target(self) -> Widget:
-        return self.table
 
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
         p = view.palette
@@ -192,8 +177,7 @@ class PositionsPane(SnapshotPane):
         if self.sort_column:
             title += f"  ·  sorted by {dict(COLUMNS)[self.sort_column]} {'▼' if self.sort_reverse else '▲'}"
         self.title_widget().update(title)
-        self.query_one(".pane-note", Static).update("\n".join(notes))
-        self.query_one(".pane-note", Static).display = bool(notes)
+        self.set_note("\n".join(notes))
 
     def action_sort(self) -> None:
         """Sort by the column under the cursor; the same column again reverses the order."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
@@ -24,9 +23,8 @@ from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import RiskSnapshot
 from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, left, na_cell
-from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
+from wsbrisk_tui.widgets.pane import TablePane, ViewState, as_float, section
 from wsbrisk_tui.widgets.positions import short_label
-from wsbrisk_tui.widgets.table import RiskTable
 
 NOT_YET = "Stress testing is not computed yet"
 
@@ -98,46 +96,28 @@ class StressDetail(DetailScreen):
         return widgets
 
 
-class StressPane(SnapshotPane):
+class StressPane(TablePane):
     PANE = "stress"
     LABEL = "Stress"
+    CURSOR_TYPE = "row"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._scenarios: list[dict[str, Any]] = []
         self._labels: dict[str, str] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Static("Stress", classes="pane-title", markup=False)
-        yield RiskTable(cursor_type="row", id=f"{self.id}-table" if self.id else None)
-        yield Static("", classes="pane-note", markup=False)
-
-    @property
-    def table(self) -> RiskTable:
-        return self.query_one(RiskTable)
-
-    def focus_target(self) -> Widget:
-        return self.table
-
-    def _message(self, title: str, text: str) -> None:
-        self.title_widget().update(title)
-        self.table.display = False
-        note = self.query_one(".pane-note", Static)
-        note.update(text)
-        note.display = True
-
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
         data, reason = section(snapshot, "stress")
         self._scenarios = []
         if data is None:
-            self._message("Stress", f"{NOT_YET}: {reason}")
+            self.show_message("Stress", f"{NOT_YET}: {reason}")
             return
         scenarios = valid_scenarios(data)
         if scenarios is None:
-            self._message("Stress", f"{fmt.NA}: the stress section has an unexpected shape")
+            self.show_message("Stress", f"{fmt.NA}: the stress section has an unexpected shape")
             return
         if not scenarios:
-            self._message("Stress", f"{fmt.NA}: no scenarios in the library")
+            self.show_message("Stress", f"{fmt.NA}: no scenarios in the library")
             return
         self._scenarios = scenarios
         p = view.palette
@@ -183,10 +163,7 @@ class StressPane(SnapshotPane):
         table.sync(rows)
         self.title_widget().update(
             f"Stress  {len(scenarios)} scenarios x {len(symbols)} positions  ({snapshot.meta.base_currency} P&L; Enter: details)")
-        note = self.query_one(".pane-note", Static)
-        worst_text = f"worst: {worst}" if isinstance(worst, str) else ""
-        note.update(worst_text)
-        note.display = bool(worst_text)
+        self.set_note(f"worst: {worst}" if isinstance(worst, str) else "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -15,16 +15,13 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from wsbrisk_tui import fmt
 from wsbrisk_tui.engine.model import BacktestResult, RiskSnapshot, VarResult
 from wsbrisk_tui.widgets.detail import DetailScreen
 from wsbrisk_tui.widgets.palette import Cell, left, na_cell
-from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState
-from wsbrisk_tui.widgets.table import RiskTable
+from wsbrisk_tui.widgets.pane import TablePane, ViewState
 
 BACKTEST_CONFIDENCE = 0.99
 
@@ -105,27 +102,15 @@ class VarDetail(DetailScreen):
         super().__init__(f"VaR / ES: {method} ({ccy}, positive = loss)", Text("\n".join(lines)))
 
 
-class VarLadderPane(SnapshotPane):
+class VarLadderPane(TablePane):
     PANE = "var"
     LABEL = "VaR"
-
-    def compose(self) -> ComposeResult:
-        yield Static("VaR ladder", classes="pane-title", markup=False)
-        table = RiskTable(cursor_type="row", id=f"{self.id}-table" if self.id else None)
-        table.header_height = 2
-        yield table
-        yield Static("", classes="pane-note", markup=False)
-
-    @property
-    def table(self) -> RiskTable:
-        return self.query_one(RiskTable)
-
-    def focus_target(self) -> Widget:
-        return self.table
+    INITIAL_TITLE = "VaR ladder"
+    CURSOR_TYPE = "row"
+    HEADER_HEIGHT = 2
 
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
         p = view.palette
-        note = self.query_one(".pane-note", Static)
         ccy = snapshot.meta.base_currency
         units = "% of NAV" if view.units == "pct" else ccy
         horizons = horizons_of(snapshot)
@@ -136,8 +121,7 @@ class VarLadderPane(SnapshotPane):
         if not snapshot.var:
             self.table.set_columns([("msg", "VaR")])
             self.table.sync([("msg", [left(fmt.NA)])])
-            note.update(f"VaR: n/a: {snapshot.unavailable.get('var', 'not in this snapshot')}")
-            note.display = True
+            self.set_note(f"VaR: n/a: {snapshot.unavailable.get('var', 'not in this snapshot')}")
             return
         confs = confidences_of(snapshot)
         flags = model_risk_flags(snapshot, h, view.model_risk_factor)
@@ -187,8 +171,7 @@ class VarLadderPane(SnapshotPane):
         bt_obs = sorted({b.observations for b in snapshot.backtest if b.status == "ok"})
         if bt_obs:
             notes.append(f"backtest: zone and exceptions in {'/'.join(map(str, bt_obs))} days (Basel traffic light)")
-        note.update("\n".join(notes))
-        note.display = bool(notes)
+        self.set_note("\n".join(notes))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
