@@ -40,6 +40,7 @@ from typing import Any
 import platformdirs
 
 from wsbrisk_tui.errors import InputError, located
+from wsbrisk_tui.keys import BINDING_IDS
 
 APP_NAME = "wsbrisk-tui"
 #: Environment variable naming the config file (overridden by an explicit path or ``--config``).
@@ -1018,16 +1019,35 @@ def _build_section(cls: type, name: str, table: Any, where: _Where, keys_set: li
     return cls(**kwargs)
 
 
+def _dotted_items(table: dict[str, Any], prefix: tuple[str, ...] = ()
+                  ) -> typing.Iterator[tuple[tuple[str, ...], Any]]:
+    """(key parts, value) of a table whose keys may be dotted: TOML reads an unquoted
+    ``pane.var = "v"`` as the table ``pane = {var = "v"}``."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _dotted_items(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
 def _build_str_table(name: str, table: Any, where: _Where, keys_set: list[str],
-                     split_keys: bool = False) -> Mapping[str, str]:
+                     split_keys: bool = False,
+                     known: tuple[str, ...] | None = None) -> Mapping[str, str]:
+    """A string -> string table. With ``known`` (the keymap's binding ids) keys are dotted ids,
+    quoted or not, and must be one of ``known``."""
     if not isinstance(table, dict):
         where.add((name,), f"expected a table [{name}], got {_type_name(table)}", section=True)
         return types.MappingProxyType({})
     out: dict[str, str] = {}
-    for key, value in table.items():
-        path = (name, key)
+    items = _dotted_items(table) if known is not None else (((k,), v) for k, v in table.items())
+    for parts, value in items:
+        key, path = ".".join(parts), (name, *parts)
         keys_set.append(_key_text(path))
-        if not isinstance(value, str):
+        if known is not None and key not in known:
+            hint = _suggest(key, known)
+            where.add(path, "unknown binding id",
+                      f"did you mean '{hint}'?" if hint else f"binding ids: {', '.join(known)}")
+        elif not isinstance(value, str):
             where.add(path, f"expected a string, got {_type_name(value)}",
                       "put the value in double quotes")
         elif not value.strip():
@@ -1168,7 +1188,8 @@ def _build_config(data: dict[str, Any], where: _Where, *, set_keys: bool) -> Con
         elif name == "symbols":
             kwargs[name] = _build_str_table(name, value, where, keys_set)
         elif name == "keymap":
-            kwargs[name] = _build_str_table(name, value, where, keys_set, split_keys=True)
+            kwargs[name] = _build_str_table(name, value, where, keys_set, split_keys=True,
+                                            known=BINDING_IDS)
         elif name == "betas":
             kwargs[name] = _build_betas(value, where, keys_set)
         elif name == "scenarios":
