@@ -177,3 +177,20 @@ def test_demo_section_with_dcc(tmp_path):
     assert sec["diversification_ratio"] > 1.0
     again = correlation_section(inputs, market, method="dcc", cache=cache)
     assert again["matrix"] == sec["matrix"] and cache.stats["hits"] == 2  # DCC and history statistics
+
+
+def test_pair_history_is_the_rolling_sample_correlation_of_each_pair():
+    """Each point equals np.corrcoef of the 63 returns ending at that date (1e-3: values rounded)."""
+    from wsbrisk_tui.engine.correlation import pair_history
+
+    rng = np.random.default_rng(3)
+    R = rng.standard_normal((400, 3)) @ np.array([[1.0, 0.6, 0.0], [0.0, 0.8, 0.3], [0.0, 0.0, 1.0]])
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + 400)
+    h = pair_history(R, dates, ["A", "B", "C"], rolling=63, points=10, days=300)
+    assert set(h["pairs"]) == {"A|B", "A|C", "B|C"} and len(h["dates"]) == 10
+    last = np.corrcoef(R[-63:], rowvar=False)
+    assert h["pairs"]["A|B"][-1] == pytest.approx(last[0, 1], abs=1e-3)
+    assert h["pairs"]["B|C"][-1] == pytest.approx(last[1, 2], abs=1e-3)
+    assert h["dates"][-1] == str(dates[-1])
+    first_end = 400 - 300
+    assert h["pairs"]["A|C"][0] == pytest.approx(np.corrcoef(R[first_end - 63:first_end], rowvar=False)[0, 2], abs=1e-3)

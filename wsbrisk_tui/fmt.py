@@ -67,3 +67,25 @@ def arrow(x: float | None) -> str:
 def confidence_label(c: float) -> str:
     """0.95 -> ``95%``, 0.999 -> ``99.9%``."""
     return f"{100 * c:g}%"
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float | None], lo: float | None = None, hi: float | None = None) -> str:
+    """A one-line text sparkline (``▁`` lowest to ``█`` highest; a gap is a space). ``lo``/``hi``
+    fix the scale (e.g. -1 and 1 for correlations); by default the data's own range."""
+    finite = [v for v in values if not _bad(v)]
+    if not finite:
+        return ""
+    low = min(finite) if lo is None else lo
+    high = max(finite) if hi is None else hi
+    span = high - low
+    out = []
+    for v in values:
+        if _bad(v):
+            out.append(" ")
+            continue
+        x = 0.5 if span <= 0 else min(max((v - low) / span, 0.0), 1.0)
+        out.append(_BLOCKS[min(int(x * len(_BLOCKS)), len(_BLOCKS) - 1)])
+    return "".join(out)

@@ -290,6 +290,32 @@ def book_returns(inputs: "RiskInputs", market: "MarketData") -> tuple[list[str],
     return symbols, d[1:], returns, notes
 
 
+#: Points of each pair's rolling-correlation history kept in the section (for the pair sparkline),
+#: spread evenly over the last PAIR_HISTORY_DAYS; rounded to 3 decimals to keep snapshots small.
+PAIR_HISTORY_POINTS = 40
+PAIR_HISTORY_DAYS = 1_000
+
+
+def pair_history(R_all: np.ndarray, dates: np.ndarray, symbols: Sequence[str],
+                 rolling: int = ROLLING_DAYS, points: int = PAIR_HISTORY_POINTS,
+                 days: int = PAIR_HISTORY_DAYS) -> dict[str, Any]:
+    """Rolling ``rolling``-day sample correlation of every pair at ``points`` window ends spread
+    evenly over the last ``days`` returns: ``{"window", "dates", "pairs": {"A|B": [...]}}``.
+
+    Each value is the Pearson correlation of the ``rolling`` returns ending at that date (the same
+    statistic as ``average_63d``, per pair), so the pair drill-down shows how the pair moved."""
+    n = R_all.shape[0]
+    if n < rolling or len(symbols) < 2:
+        return {"window": rolling, "dates": [], "pairs": {}}
+    first_end = max(rolling, n - days)
+    ends = np.unique(np.linspace(first_end, n, num=min(points, n - first_end + 1)).astype(int))
+    iu = np.triu_indices(len(symbols), 1)
+    series = np.array([sample_corr(R_all[e - rolling:e])[iu] for e in ends])  # (points, pairs)
+    pairs = {f"{symbols[i]}|{symbols[j]}": [round(float(v), 3) for v in series[:, c]]
+             for c, (i, j) in enumerate(zip(*iu))}
+    return {"window": rolling, "dates": [str(dates[e - 1]) for e in ends], "pairs": pairs}
+
+
 def history_statistics(R_all: np.ndarray, symbols: Sequence[str], rolling: int = ROLLING_DAYS,
                        nu: float | None = None, cache: Any = None) -> dict[str, Any]:
     """The data-only part of the section (rolling averages, tail dependence, t-copula fit), cached
@@ -371,6 +397,7 @@ def correlation_section(inputs: "RiskInputs", market: "MarketData", *, method: s
     cov = np.atleast_2d(np.cov(R, rowvar=False, ddof=1))
     tails, nu_fit = stats["tails"], stats["nu"]
     base.update(
+        pair_history=pair_history(R_all, dates, symbols, rolling),
         method=chosen, matrix=C, average=average_pairwise(C), average_63d=current,
         average_percentile=pct, breakdown=None if pct is None else pct >= breakdown_percentile,
         top_pairs=pairs_above(C, symbols, threshold), diversification_ratio=diversification_ratio(w, cov),

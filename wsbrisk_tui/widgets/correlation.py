@@ -41,16 +41,38 @@ def valid_matrix(data: Any) -> tuple[list[str], list[list[float | None]]] | None
 class PairDetail(DetailScreen):
     def __init__(self, a: str, b: str, corr: float | None, method: str, data: dict[str, Any]) -> None:
         lines = [f"{a} x {b}", "", f"correlation  {fmt.num(corr, 3)}  ({method})"]
+        by_method = data.get("methods_available")
+        symbols = data.get("symbols")
+        if isinstance(by_method, dict) and isinstance(symbols, list) and a in symbols and b in symbols:
+            i, j = symbols.index(a), symbols.index(b)
+            parts = []
+            for name in ("sample", "ewma", "dcc"):
+                m = by_method.get(name)
+                value = as_float(m[i][j]) if isinstance(m, list) and len(m) > max(i, j) else None
+                parts.append(f"{name} {fmt.num(value, 3)}")
+            lines.append("by method    " + "   ".join(parts))
+        history = data.get("pair_history")
+        series = None
+        if isinstance(history, dict) and isinstance(history.get("pairs"), dict):
+            series = history["pairs"].get(f"{a}|{b}") or history["pairs"].get(f"{b}|{a}")
+        if isinstance(series, list) and series:
+            dates = history.get("dates") or []
+            values = [as_float(v) for v in series]
+            lines += ["", f"rolling {history.get('window')}-day correlation (scale -1 .. +1)",
+                      f"  {fmt.spark(values, -1.0, 1.0)}",
+                      f"  {dates[0] if dates else ''} .. {dates[-1] if dates else ''}   "
+                      f"min {fmt.num(min(v for v in values if v is not None), 2)}  "
+                      f"max {fmt.num(max(v for v in values if v is not None), 2)}"]
+        tails = data.get("tail_dependence")
+        if isinstance(tails, list):
+            for t in tails:
+                if isinstance(t, dict) and {t.get("a"), t.get("b")} == {a, b}:
+                    lines.append(f"lower-tail dependence  empirical 5% {fmt.num(as_float(t.get('empirical_5pct')), 2)}"
+                                 f"   t copula {fmt.num(as_float(t.get('t_copula')), 2)}")
         avg = as_float(data.get("average"))
         lines.append(f"book average {fmt.num(avg, 3)}")
         if data.get("breakdown") is True:
             lines.append("BREAKDOWN: correlations have shifted from their long-run level")
-        top = data.get("top_pairs")
-        if isinstance(top, list) and top:
-            lines += ["", "most correlated pairs"]
-            for t in top:
-                if isinstance(t, dict):
-                    lines.append(f"  {t.get('a')} x {t.get('b')}  {fmt.num(as_float(t.get('corr')), 3)}")
         super().__init__(f"Correlation: {a} x {b}", Text("\n".join(lines)))
 
 
