@@ -349,7 +349,7 @@ def fetch_yahoo_prices(
     """Daily adjusted closes of ``symbols`` (book symbols) for ``start..end`` (both inclusive).
 
     See the module docstring for the cache, failure, retry and offline rules. ``crypto`` names
-    the book symbols that are crypto pairs (mapped to ``XXX-USD``, calendar-day sessions).
+    the book symbols that are crypto pairs (mapped to ``BASE-USD``, e.g. ``BTC-USD``, calendar-day sessions).
     ``today`` (default: the local date) fixes "now" for staleness and the last completed session;
     ``sleep`` is the back-off wait (injected by tests).
     """
