@@ -105,20 +105,38 @@ def backtests() -> tuple[BacktestResult, ...]:
 
 
 def stress_section() -> dict[str, Any]:
+    """The engine's shape (:func:`wsbrisk_tui.engine.stress.stress_section`): ``worst`` is an id,
+    replay ``max_drawdown`` is currency and ``max_drawdown_pct`` a fraction of the peak, the path
+    is ``[[iso_date, pnl], ...]``, ``explain`` holds the option's Greeks approximation."""
     return {
         "scenarios": [
-            {"name": "2008 GFC", "kind": "historical", "total_pnl": -182_400.0, "total_pct": -0.1824,
-             "positions": {"SPY": -160_000.0, "AAPL": -57_000.0, "TLT": -20_700.0, OPTION_SYMBOL: -12_500.0},
-             "shocks": {"SPY": -0.40, "AAPL": -0.30, "TLT": 0.15},
-             "replay": {"max_drawdown": -0.21, "days_to_recover": 412, "path": [0.0, -0.05, -0.12, -0.21, -0.15]}},
-            {"name": "Rates +100bp", "kind": "hypothetical", "total_pnl": 14_200.0, "total_pct": 0.0142,
+            {"id": "gfc_2008", "name": "2008 GFC", "kind": "historical", "description": "Lehman and after",
+             "total_pnl": -182_400.0, "total_pct": -0.1824,
+             "positions": {"SPY": -160_000.0, "AAPL": -57_000.0, "TLT": 47_100.0, OPTION_SYMBOL: -12_500.0},
+             "shocks": {"equity": -0.40, "rates_bp": -180.0, "vix_points": 33.0, "AAPL": -0.30},
+             "notes": ["replay revalues options instantly at each date (today's expiry, no decay)"],
+             "explain": {OPTION_SYMBOL: -11_900.0},
+             "replay": {"window": ["2007-10-09", "2009-03-09"], "base_date": "2007-10-09",
+                        "pnl": -171_000.0, "pnl_pct": -0.171, "max_drawdown": 210_000.0,
+                        "max_drawdown_pct": 0.21, "trough_date": "2008-11-20", "days_to_recover": 412,
+                        "recovery_note": None,
+                        "path": [["2007-10-09", 0.0], ["2007-10-10", -50_000.0], ["2008-01-15", -120_000.0],
+                                 ["2008-11-20", -210_000.0], ["2009-03-09", -171_000.0]],
+                        "missing": []}},
+            {"id": "rates_up_100", "name": "Rates +100bp", "kind": "hypothetical", "total_pnl": 14_200.0,
+             "total_pct": 0.0142,
              "positions": {"SPY": -8_000.0, "AAPL": -3_800.0, "TLT": 26_500.0, OPTION_SYMBOL: -500.0},
-             "shocks": {"rates_bp": 100.0}, "replay": None},
-            {"name": "Tech -15%", "kind": "hypothetical", "total_pnl": -41_700.0, "total_pct": -0.0417,
+             "shocks": {"rates_bp": 100.0}, "notes": [], "explain": {OPTION_SYMBOL: -480.0}, "replay": None},
+            {"id": "tech_down_15", "name": "Tech -15%", "kind": "hypothetical", "total_pnl": -41_700.0,
+             "total_pct": -0.0417,
              "positions": {"SPY": -12_000.0, "AAPL": -28_500.0, "TLT": 0.0, OPTION_SYMBOL: -1_200.0},
-             "shocks": {"AAPL": -0.15, "SPY": -0.03}, "replay": None},
+             "shocks": {"tech": -0.15, "equity": -0.03}, "notes": [], "explain": {OPTION_SYMBOL: -1_150.0},
+             "replay": None},
         ],
-        "worst": "2008 GFC",
+        "worst": "gfc_2008",
+        "worst_name": "2008 GFC",
+        "limit": {"stress_loss_pct": 0.15, "worst_loss_pct": 0.1824, "breached": True},
+        "notes": [],
     }
 
 

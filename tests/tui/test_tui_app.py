@@ -55,6 +55,20 @@ def cell_text(table, row_key: str, column_key: str) -> str:
     return table.get_cell(row_key, column_key).plain
 
 
+def static_text(widget) -> str:
+    """The plain text a Static was given (all of it, scrolled into view or not)."""
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def detail_text(screen) -> str:
+    """Every Static of a detail screen's body, joined: the whole detail, not just what fits."""
+    from textual.containers import VerticalScroll
+    from textual.widgets import Static
+
+    return "\n".join(static_text(w) for w in screen.query_one(VerticalScroll).query(Static))
+
+
 async def test_first_snapshot_fills_positions_and_status_bar():
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
@@ -172,14 +186,29 @@ async def test_stress_enter_opens_scenario_and_escape_goes_back():
         assert cell_text(table, "s0:2008 GFC", "name") == "2008 GFC (worst)"
         assert cell_text(table, "s0:2008 GFC", "total") == "▼ -182,400"
         assert cell_text(table, "s1:Rates +100bp", "p:TLT") == "+26.5k"
+        # The footer names the worst scenario (not its id), its loss and the limit state.
+        note = static_text(app.pane("stress").note)
+        assert note == ("worst: 2008 GFC  ▼ -182,400 USD (-18.2% of NAV)  ·  "
+                        "stress-loss limit 15.0% of NAV: BREACHED")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, StressDetail)
-        text = screen_text(app)
-        assert "Stress scenario: 2008 GFC (historical)" in text
-        assert "max drawdown -21.0%, recovery 412 trading days" in text
-        # Worst position first.
-        assert text.index("SPY  ") < text.index("AAPL")
+        assert "Stress scenario: 2008 GFC (historical)" in screen_text(app)
+        text = detail_text(app.screen)
+        # max_drawdown is currency, max_drawdown_pct the fraction of the peak.
+        assert "max drawdown     210,000 USD (21.0% of the peak), trough 2008-11-20" in text
+        assert "recovered 412 trading days after the trough" in text
+        assert "P&L path 2007-10-09 .. 2009-03-09 (5 trading days), low -210,000, high +0 USD" in text
+        assert app.screen.query_one(".replay-path").data == [0.0, -50_000.0, -120_000.0, -210_000.0, -171_000.0]
+        # Shocks in their units.
+        assert "  rates            -180bp\n  VIX             +33 pts\n" in text
+        assert "  equity           -40.0%\n" in text and "  AAPL             -30.0%\n" in text
+        # Worst position first; the option's explain beside its full revaluation.
+        assert text.index("SPY           ▼ -160,000") < text.index("AAPL           ▼ -57,000")
+        assert "  position      full reval  Greeks explain\n" in text
+        assert "  SPY 600C       ▼ -12,500       ▼ -11,900\n" in text
+        assert "Greeks explain: delta-gamma-vega-theta approximation, never used in totals" in text
+        assert "TLT            ▲ +47,100\n" in text  # no explain for a stock
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, StressDetail)

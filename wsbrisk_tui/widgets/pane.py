@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -160,7 +161,7 @@ class TablePane(SnapshotPane):
     def focus_target(self) -> Widget:
         return self.table
 
-    def set_note(self, text: str) -> None:
+    def set_note(self, text: str | Text) -> None:
         """Show ``text`` under the table; an empty text hides the note."""
         note = self.note
         note.update(text)
