@@ -1,0 +1,257 @@
+"""ML volatility forecasts and ml_quantile VaR (issue 8): features, walk-forward, losses, DM test,
+persistence and the history record. Offline, seeded, small data (1,500 days, refit every 126)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+
+from wsbrisk_tui.engine import ml
+from wsbrisk_tui.engine.ml_features import (
+    BASE_FEATURES,
+    VIX_FEATURES,
+    build_features,
+    next_return_target,
+    realised_vol_target,
+)
+
+
+def simulate_garch(n: int, rng: np.random.Generator, omega: float = 0.05, alpha: float = 0.10,
+                   beta: float = 0.85) -> np.ndarray:
+    """GARCH(1,1) returns in percent with normal innovations, started at the long-run variance."""
+    r = np.empty(n)
+    s2 = omega / (1.0 - alpha - beta)
+    for t in range(n):
+        r[t] = math.sqrt(s2) * rng.standard_normal()
+        s2 = omega + alpha * r[t] ** 2 + beta * s2
+    return r
+
+
+@pytest.fixture(scope="module")
+def garch_series() -> np.ndarray:
+    return simulate_garch(1500, np.random.default_rng(11))
+
+
+@pytest.fixture(scope="module")
+def garch_eval(garch_series: np.ndarray) -> ml.VolEvaluation:
+    return ml.evaluate_volatility(garch_series, horizon_days=1, refit_every=126, seed=3)
+
+
+# ------------------------------------------------------------------------------ features
+
+
+def test_features_match_hand_computation() -> None:
+    rng = np.random.default_rng(1)
+    r = rng.standard_normal(200)
+    vix = 20 + rng.standard_normal(200)
+    fs = build_features(r, vix)
+    assert fs.names == BASE_FEATURES + VIX_FEATURES
+    t = 150
+    col = {name: fs.X[t, i] for i, name in enumerate(fs.names)}
+    # exact up to float rounding of a mean of 5-66 squares
+    assert col["rv_5"] == pytest.approx(math.sqrt(np.mean(r[t - 4:t + 1] ** 2)), rel=1e-12)
+    assert col["rv_66"] == pytest.approx(math.sqrt(np.mean(r[t - 65:t + 1] ** 2)), rel=1e-12)
+    assert col["abs_r_1"] == abs(r[t]) and col["abs_r_5"] == abs(r[t - 4])
+    assert col["vix"] == vix[t] and col["vix_chg_5"] == pytest.approx(vix[t] - vix[t - 5])
+    # the first 65 rows lack a 66-day window: invalid, not filled
+    assert not fs.valid[:65].any() and fs.valid[65:].all() and fs.n_invalid == 65
+    y5 = realised_vol_target(r, 5)
+    assert y5[t] == pytest.approx(math.sqrt(np.mean(r[t + 1:t + 6] ** 2)), rel=1e-12)
+    assert np.isnan(y5[-5:]).all() and np.isfinite(y5[-6])
+    assert realised_vol_target(r, 1)[t] == pytest.approx(abs(r[t + 1]))
+    assert next_return_target(r)[t] == r[t + 1] and np.isnan(next_return_target(r)[-1])
+
+
+def test_features_use_no_data_after_t() -> None:
+    """Altering every return and VIX level after t leaves the features at and before t unchanged
+    (bit for bit), while the features after t do change: the test can see a leak."""
+    rng = np.random.default_rng(2)
+    r = rng.standard_normal(400)
+    vix = 20 + rng.standard_normal(400)
+    t = 250
+    r2, vix2 = r.copy(), vix.copy()
+    r2[t + 1:] = rng.standard_normal(400 - t - 1) * 5
+    vix2[t + 1:] += 7
+    a, b = build_features(r, vix), build_features(r2, vix2)
+    np.testing.assert_array_equal(a.X[:t + 1], b.X[:t + 1])
+    assert not np.array_equal(a.X[t + 1], b.X[t + 1])
+
+
+def test_vix_gap_makes_row_invalid_not_filled() -> None:
+    r = np.random.default_rng(3).standard_normal(120)
+    vix = np.full(120, 20.0)
+    vix[100] = np.nan
+    fs = build_features(r, vix)
+    # the gap invalidates its own row and the 5-day change that reaches back to it
+    assert not fs.valid[100] and not fs.valid[105] and fs.valid[101] and fs.valid[106]
+
+
+# ------------------------------------------------------------------------------ losses and DM
+
+
+def test_losses_closed_form() -> None:
+    # QLIKE is 0 for a perfect forecast; s/f = 2: 2 - ln 2 - 1
+    assert ml.qlike(np.array([1.5]), np.array([1.5]))[0] == pytest.approx(0.0, abs=1e-15)
+    assert ml.qlike(np.array([1.0]), np.array([2.0]))[0] == pytest.approx(1.0 - math.log(2.0))
+    assert ml.mse(np.array([1.0]), np.array([3.0]))[0] == 4.0
+
+
+def test_diebold_mariano_against_hand_computation() -> None:
+    a = np.array([1.0, 0.4, 2.0, 0.9, 1.7, 0.2, 1.5, 1.1])
+    b = np.array([0.0, 0.9, 0.0, 0.6, 1.0, 1.4, 0.6, 0.0])
+    d = a - b  # 1.0 -0.5 2.0 0.3 0.7 -1.2 0.9 1.1
+    T = 8
+    dbar = sum(d) / T
+    g0 = sum((x - dbar) ** 2 for x in d) / T
+    g1 = sum((d[t] - dbar) * (d[t - 1] - dbar) for t in range(1, T)) / T
+    from scipy.stats import t as student_t
+
+    # h = 1: no lags, HLN factor sqrt((T - 1) / T)
+    dm1 = dbar / math.sqrt(g0 / T) * math.sqrt((T + 1 - 2) / T)
+    stat, p = ml.diebold_mariano(a, b, 1)
+    assert stat == pytest.approx(dm1, rel=1e-12)
+    assert p == pytest.approx(2 * student_t.sf(abs(dm1), T - 1), rel=1e-12)
+    # h = 2: one Bartlett lag with weight 1/2; HLN factor sqrt((T + 1 - 4 + 2 / T) / T)
+    dm2 = dbar / math.sqrt((g0 + 2 * 0.5 * g1) / T) * math.sqrt((T + 1 - 4 + 2 / T) / T)
+    stat2, p2 = ml.diebold_mariano(a, b, 2)
+    assert stat2 == pytest.approx(dm2, rel=1e-12)
+    assert p2 == pytest.approx(2 * student_t.sf(abs(dm2), T - 1), rel=1e-12)
+    # identical losses: no test, not a number pretending to be one
+    assert all(math.isnan(x) for x in ml.diebold_mariano(a, a))
+
+
+# ------------------------------------------------------------------------------ walk-forward
+
+
+def test_walk_forward_uses_no_data_after_the_origin() -> None:
+    """Forecasts made at origins <= T are unchanged when every return after T is replaced."""
+    rng = np.random.default_rng(5)
+    r = simulate_garch(900, rng)
+    T = 700
+    r2 = r.copy()
+    r2[T + 1:] = simulate_garch(900 - T - 1, np.random.default_rng(99)) * 3
+    kw = dict(horizon_days=5, refit_every=150, min_train=300, seed=1,
+              models=("ewma", "garch", "gradient_boosting"))
+    a, b = ml.evaluate_volatility(r, **kw), ml.evaluate_volatility(r2, **kw)
+    for m in kw["models"]:
+        np.testing.assert_array_equal(a.forecasts_var[m][:T + 1], b.forecasts_var[m][:T + 1])
+        assert np.isfinite(a.forecasts_var[m][T])
+        assert not np.allclose(a.forecasts_var[m][T + 1:], b.forecasts_var[m][T + 1:])
+    qa = ml.ml_quantile(r, refit_every=150, min_train=300, seed=1, confidences=(0.95,))
+    qb = ml.ml_quantile(r2, refit_every=150, min_train=300, seed=1, confidences=(0.95,))
+    np.testing.assert_array_equal(qa.forecasts_pct[:T + 1], qb.forecasts_pct[:T + 1])
+
+
+def test_same_seed_same_numbers_other_seed_differs() -> None:
+    r = simulate_garch(1000, np.random.default_rng(6))
+    kw = dict(horizon_days=1, refit_every=250, min_train=400)
+    a = ml.evaluate_volatility(r, seed=7, **kw)
+    b = ml.evaluate_volatility(r, seed=7, **kw)
+    c = ml.evaluate_volatility(r, seed=8, models=("garch", "random_forest"), **kw)
+    for m in ml.VOL_MODELS:
+        np.testing.assert_array_equal(a.forecasts_var[m], b.forecasts_var[m])
+    assert a.table() == b.table()
+    assert not np.array_equal(a.forecasts_var["random_forest"], c.forecasts_var["random_forest"])
+
+
+def test_garch_is_not_beaten_on_garch_data(garch_eval: ml.VolEvaluation) -> None:
+    """On data simulated from GARCH(1,1) no model beats the GARCH baseline: each has a higher
+    QLIKE or a DM p-value above 5% (an honest evaluation)."""
+    garch = garch_eval.score("garch")
+    for s in garch_eval.scores:
+        if s.model == "garch":
+            continue
+        assert s.loss_qlike >= garch.loss_qlike or (s.dm_p is not None and s.dm_p > 0.05), s
+    assert garch_eval.verdict().startswith("GARCH is not beaten out of sample")
+    # 1,500 days, first origin after 500 training rows + 65 warm-up days + 1
+    assert garch.n_forecasts == 1500 - 566 and garch.window == "expanding"
+    assert all(s.n_forecasts == garch.n_forecasts for s in garch_eval.scores)
+
+
+def test_table_and_current_forecasts(garch_eval: ml.VolEvaluation, garch_series: np.ndarray) -> None:
+    rows = garch_eval.table()
+    assert [r["model"] for r in rows] == list(ml.VOL_MODELS)
+    assert set(rows[0]) == {"model", "horizon_days", "loss_qlike", "loss_mse", "recent_qlike",
+                            "dm_stat", "dm_p", "window", "n_forecasts"}
+    g = next(r for r in rows if r["model"] == "garch")
+    assert g["dm_stat"] is None and g["dm_p"] is None
+    # the table's QLIKE is the mean of Patton's loss over the scored days (independent recompute)
+    f, y, sc = garch_eval.forecasts_var["garch"], garch_eval.realised_var, garch_eval.scored
+    ratio = y[sc] / f[sc]
+    assert g["loss_qlike"] == pytest.approx(float(np.mean(ratio - np.log(ratio) - 1)), rel=1e-12)
+    cur = garch_eval.current_sigma_pct()
+    assert set(cur) == set(ml.VOL_MODELS) and all(v is not None and v > 0 for v in cur.values())
+    # EWMA today is the RiskMetrics recursion over the whole series
+    s = float(np.mean(garch_series[:22] ** 2))
+    for x in garch_series[22:]:
+        s = 0.94 * s + 0.06 * x * x
+    assert cur["ewma"] == pytest.approx(math.sqrt(s), rel=1e-12)
+    assert garch_eval.best() in ml.VOL_MODELS
+
+
+def test_ml_quantile_coverage_on_iid_student_t() -> None:
+    """i.i.d. Student t (5 df) returns: the exceptions of the walk-forward quantile forecasts lie
+    in the Kupiec acceptance region (p > 0.05) and today's VaR is near the true quantile."""
+    from scipy.stats import t as student_t
+
+    x = np.random.default_rng(4).standard_t(5, size=1500)
+    q = ml.ml_quantile(x, refit_every=126, seed=1)
+    assert [b.confidence for b in q.backtests] == [0.95, 0.99]
+    for b in q.backtests:
+        assert b.status != "n/a" and b.observations == 1500 - 566
+        assert b.kupiec_p > 0.05, (b.confidence, b.exceptions)
+    # 25%: the 1% quantile of ~1,400 t(5) draws has a standard error of ~10%, plus the model's
+    # conditional wiggle on irrelevant features
+    for c in (0.95, 0.99):
+        assert q.var_pct[c] == pytest.approx(-student_t.ppf(1 - c, 5), rel=0.25)
+
+
+# ------------------------------------------------------------------------------ persistence
+
+
+def test_save_and_load_model_with_meta(tmp_path, garch_eval: ml.VolEvaluation) -> None:
+    model = garch_eval.fitted["gradient_boosting"]
+    meta = ml.model_meta(garch_eval.feature_names, horizon_days=1)
+    path = tmp_path / "models" / "gb.joblib"
+    ml.save_model(path, model, meta)
+    loaded, reason = ml.load_model(path, meta)
+    assert reason is None
+    X = build_features(np.random.default_rng(0).standard_normal(100)).X[-3:]
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    other = dict(meta, sklearn="0.0.1")
+    loaded, reason = ml.load_model(path, other)
+    assert loaded is None and "sklearn" in reason and "refitting" in reason
+    loaded, reason = ml.load_model(path, dict(meta, features=meta["features"] + ["vix"]))
+    assert loaded is None and "features" in reason
+    loaded, reason = ml.load_model(tmp_path / "missing.joblib", meta)
+    assert loaded is None and "no saved model" in reason
+    (tmp_path / "bad.joblib").write_bytes(b"not a pickle")
+    loaded, reason = ml.load_model(tmp_path / "bad.joblib", meta)
+    assert loaded is None and "cannot be read" in reason
+
+
+def test_record_forecasts_and_fill_realised(tmp_path, garch_series: np.ndarray,
+                                            garch_eval: ml.VolEvaluation) -> None:
+    from wsbrisk_tui.engine.history import HistoryStore
+
+    n = garch_series.size
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + n)
+    # yesterday's run: the same series without its last day
+    early = ml.evaluate_volatility(garch_series[:-1], horizon_days=1, refit_every=126, seed=3,
+                                   models=("ewma", "garch"))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        assert ml.record_forecasts(store, early, dates[:-1]) == (2, 0)
+        rows = store.predictions("garch", "book_vol")
+        assert len(rows) == 1 and rows[0]["realised"] is None
+        assert rows[0]["as_of"] == str(dates[-2])
+        assert rows[0]["prediction"] == pytest.approx(early.current_sigma_pct()["garch"])
+        # today's run: records today's forecasts and fills yesterday's realised |r_T|
+        recorded, filled = ml.record_forecasts(store, garch_eval, dates)
+        assert recorded == len(ml.VOL_MODELS) and filled == 2
+        rows = store.predictions("garch", "book_vol")
+        assert [r["as_of"] for r in rows] == [str(dates[-2]), str(dates[-1])]
+        assert rows[0]["realised"] == pytest.approx(abs(garch_series[-1]), rel=1e-12)
+        assert rows[1]["realised"] is None
