@@ -15,6 +15,11 @@ the same :meth:`RiskDeskApp._put_on_screen` as live snapshots, so a recorded ref
 did live, under a REPLAY banner. While replaying the engine worker is paused; a live result that
 still arrives (a compute in progress) is held, not rendered, and shown on leaving replay.
 
+What-if (``w`` in the Stress pane): the box asks :meth:`RiskDeskApp.what_if`, which prices the
+shock on the engine's stress model. The model is built on a short-lived thread from the runtime's
+``risk_context()`` under the engine lock (the runtime's caches are single-threaded), once per live
+snapshot, and reused while the user types.
+
 Layout: below 140 columns every pane is a tab (keys 1-7). From 140 columns an overview shows
 Positions and the VaR ladder side by side above the tabs for the other panes; keys 1 and 2 then
 focus the overview panes. The status bar is always on top, the key line at the bottom.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -60,6 +66,7 @@ from wsbrisk_tui.widgets.positions import PositionsPane
 from wsbrisk_tui.widgets.status import ReplayStatus, StatusBar, StatusState
 from wsbrisk_tui.widgets.stress import StressPane
 from wsbrisk_tui.widgets.var_ladder import VarLadderPane, horizons_of
+from wsbrisk_tui.widgets.whatif import WhatIfAnswer, WhatIfBox
 
 #: Pane classes in key order (1-7).
 PANE_CLASSES: tuple[type[SnapshotPane], ...] = (
@@ -81,6 +88,12 @@ NO_REPLAY_HISTORY = "no recorded history to replay yet: the dashboard or `wsbris
 #: Actions that only mean something while replaying, and those that drive the (paused) engine.
 REPLAY_ACTIONS = frozenset({"replay_step", "replay_end", "leave_replay"})
 ENGINE_ACTIONS = frozenset({"toggle_pause", "refresh_now", "change_interval"})
+#: Said in the what-if box when the dashboard has no engine that can build the risk inputs.
+NO_WHAT_IF = ("what-if needs a live engine: this dashboard computes nothing itself (it watches a "
+              "daemon's store); run `wsbrisk-tui` without --attach, or `wsbrisk-tui stress --shock`")
+#: Said in the what-if box while replaying (the book on screen is a recorded one).
+WHAT_IF_IN_REPLAY = ("what-if needs a live engine: replay shows recorded refreshes; "
+                     "leave replay (Esc or R) to shock today's book")
 
 
 class SnapshotReady(Message):
@@ -160,6 +173,8 @@ class RiskDeskApp(App[None]):
         replay: Any | None = None,
         replay_at: str | datetime | None = None,
         history_note: str | None = None,
+        what_if_model: Callable[[], Any] | None = None,
+        what_if_unavailable: str = NO_WHAT_IF,
     ) -> None:
         super().__init__()
         if initial_pane not in PANE_NAMES:
@@ -195,6 +210,16 @@ class RiskDeskApp(App[None]):
         #: Live snapshots that arrived during replay and wait (shown on leaving replay).
         self.held_live = 0
         self._history_note = history_note
+        # One lock around every use of the runtime's engine state (its fit cache is not
+        # thread-safe): the engine thread's computes and the what-if model builds.
+        self._engine_lock = threading.Lock()
+        self._what_if_build = what_if_model
+        self._what_if_unavailable = what_if_unavailable
+        #: (snapshot seq the model was built for, StressModel) once a build finished.
+        self._what_if_model: tuple[int, Any] | None = None
+        #: (seq, error text) of the last failed build; retried on the next snapshot.
+        self._what_if_error: tuple[int, str] | None = None
+        self._what_if_building: int | None = None
         self._first_rendered = False
         self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
         self._failures: LatestSlot[EngineFailure] = LatestSlot()
@@ -316,10 +341,15 @@ class RiskDeskApp(App[None]):
     # -- engine ------------------------------------------------------------------------------
 
     def start_engine(self) -> EngineWorker:
-        self.worker = EngineWorker(self._compute, self._refresh_seconds, self._publish,
+        self.worker = EngineWorker(self._engine_compute, self._refresh_seconds, self._publish,
                                    clock=self._monotonic)
         self.worker.start()
         return self.worker
+
+    def _engine_compute(self, seq: int) -> RiskSnapshot:
+        """Engine thread: compute under the engine lock (what-if model builds take it too)."""
+        with self._engine_lock:
+            return self._compute(seq)
 
     def _publish(self, item: Published) -> None:
         """Engine thread: keep the newest value, wake the UI only if it was not already woken."""
@@ -347,7 +377,8 @@ class RiskDeskApp(App[None]):
         snapshot = self._snapshots.take()
         failure = self._failures.take()
         live = self.live_snapshot
-        if snapshot is not None and (live is None or snapshot.meta.seq > live.meta.seq):
+        newer = snapshot is not None and (live is None or snapshot.meta.seq > live.meta.seq)
+        if snapshot is not None and newer:
             self.live_snapshot = snapshot
             if self.failure is not None and self.failure.seq < snapshot.meta.seq:
                 self.failure = None
@@ -361,6 +392,8 @@ class RiskDeskApp(App[None]):
             if self._failure_handler is not None:
                 self._store_call("record the engine-error alert", self._failure_handler,
                                  failure.error, failure.when)
+        if newer:
+            self._refresh_what_if()
         self.update_status()
 
     def _show_live(self, snapshot: RiskSnapshot) -> None:
@@ -638,6 +671,86 @@ class RiskDeskApp(App[None]):
         self.update_status()
         self.notify("live", timeout=2)
 
+    # -- what-if -----------------------------------------------------------------------------
+
+    def what_if(self, text: str) -> WhatIfAnswer:
+        """The P&L of the shock ``text`` on today's book, from the engine's stress model.
+
+        The model (betas of the book's assets) is built off the UI thread, once per live snapshot,
+        and reused while the user types (a what-if on it takes well under a millisecond). Until
+        the first build finishes the answer is "pending"; after a newer snapshot, the previous
+        model answers (said so) while the new one is built. A bad text is the parser's message."""
+        from wsbrisk_tui.engine.stress import parse_shock_text
+        from wsbrisk_tui.errors import InputError
+
+        if self._what_if_build is None:
+            return WhatIfAnswer("unavailable", message=self._what_if_unavailable)
+        if self.replaying:
+            return WhatIfAnswer("unavailable", message=WHAT_IF_IN_REPLAY)
+        try:
+            spec = parse_shock_text(text)
+        except InputError as exc:
+            return WhatIfAnswer("error", message=str(exc))
+        seq = self.live_snapshot.meta.seq if self.live_snapshot is not None else 0
+        built = self._what_if_model
+        if built is None or built[0] != seq:
+            self._start_what_if_build(seq)
+        if built is None:
+            if self._what_if_error is not None and self._what_if_building is None:
+                return WhatIfAnswer("error", message=f"what-if n/a: {self._what_if_error[1]}")
+            waiting = " (after the refresh in progress)" if self._engine_lock.locked() else ""
+            return WhatIfAnswer("pending", message=f"building the stress model of the book{waiting}...")
+        try:
+            result = built[1].what_if(spec)
+        except InputError as exc:
+            return WhatIfAnswer("error", message=str(exc))
+        note = "" if built[0] == seq else f"(book as of refresh #{built[0]}; updating)"
+        return WhatIfAnswer("ok", result=result, note=note)
+
+    def _start_what_if_build(self, seq: int) -> None:
+        if self._what_if_building is not None or self._what_if_build is None:
+            return
+        if self._what_if_error is not None and self._what_if_error[0] == seq:
+            return  # failed for this snapshot already: retried on the next one
+        self._what_if_building = seq
+        threading.Thread(target=self._build_what_if, args=(seq, self._what_if_build),
+                         name="wsbrisk-what-if", daemon=True).start()
+
+    def _build_what_if(self, seq: int, build: Callable[[], Any]) -> None:
+        """What-if thread: build the stress model under the engine lock, hand it to the UI."""
+        from wsbrisk_tui.errors import InputError
+
+        model, error = None, None
+        try:
+            with self._engine_lock:
+                model = build()
+        except InputError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the what-if box, as the engine worker does
+            error = f"{type(exc).__name__}: {exc}"
+        if self._engine_closed:
+            return
+        try:
+            self.call_from_thread(self._what_if_built, seq, model, error)
+        except RuntimeError:
+            # The app is exiting: nobody is left to show the model.
+            self._engine_closed = True
+
+    def _what_if_built(self, seq: int, model: Any, error: str | None) -> None:
+        self._what_if_building = None
+        if model is not None:
+            self._what_if_model = (seq, model)
+            self._what_if_error = None
+        else:
+            self._what_if_error = (seq, error or "no model")
+        self._refresh_what_if()
+
+    def _refresh_what_if(self) -> None:
+        """Re-evaluate every open what-if box (a model is ready, or a newer snapshot came)."""
+        for box in self.query(WhatIfBox):
+            if box.is_open:
+                box.evaluate()
+
     # -- snapshot, alerts --------------------------------------------------------------------
 
     def action_save_snapshot(self) -> Path | None:
@@ -697,7 +810,7 @@ def binding_ids() -> list[str]:
     from wsbrisk_tui.widgets.table import RiskTable
 
     ids: list[str] = []
-    for owner in (RiskDeskApp, PositionsPane, AlertsPane, RiskTable, DetailScreen):
+    for owner in (RiskDeskApp, PositionsPane, AlertsPane, StressPane, WhatIfBox, RiskTable, DetailScreen):
         ids += [b.id for b in owner.BINDINGS if isinstance(b, Binding) and b.id]
     return ids
 
@@ -721,6 +834,9 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
     ``replay`` (a :class:`~wsbrisk_tui.attach.ReplaySource`) is what ``R`` steps through;
     ``replay_at`` (``"first"``, ``"last"`` or a datetime) opens in replay. ``history_note`` says in
     the History pane where its history comes from, or why there is none.
+
+    A runtime with ``risk_context()`` (a computing one) powers the stress pane's what-if box
+    (:func:`stress_model_builder`).
     """
     cfg = config if config is not None else runtime.config
     return RiskDeskApp(
@@ -743,4 +859,25 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
         replay=replay,
         replay_at=replay_at,
         history_note=history_note,
+        what_if_model=stress_model_builder(runtime, cfg),
     )
+
+
+def stress_model_builder(runtime: Any, config: Any) -> Callable[[], Any] | None:
+    """A blocking ``build() -> StressModel`` from the runtime's ``risk_context()`` and the config's
+    ``[betas]`` overrides (as the snapshot's stress section and ``wsbrisk-tui stress`` build it);
+    ``None`` when the runtime cannot build risk inputs (attached to a daemon's store)."""
+    try:
+        context = runtime.risk_context
+    except AttributeError:
+        return None
+    overrides = {sym: dict(b) for sym, b in dict(config.betas).items()}
+
+    def build() -> Any:
+        from wsbrisk_tui.engine.stress import StressSettings, build_stress_model
+
+        _, market, _, inputs = context()
+        # No replay: a what-if never replays, and skipping the price history saves the copy.
+        return build_stress_model(inputs, market, StressSettings(overrides=overrides, replay=False))
+
+    return build

@@ -4,8 +4,8 @@
 the ids against :data:`BINDING_IDS` (the config module must not import Textual). The dashboard
 refuses a keymap with an id not listed here, and a test asserts that this tuple equals
 :func:`wsbrisk_tui.app.binding_ids` (the ids read from the live binding classes), so the two
-cannot drift apart. Order: the app's bindings, then the Positions and Alerts panes', the tables',
-the detail screens'.
+cannot drift apart. Order: the app's bindings, then the Positions, Alerts and Stress panes', the
+what-if box's, the tables', the detail screens'.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ BINDING_IDS: tuple[str, ...] = (
     *APP_BINDING_IDS,
     "positions.sort",
     "alerts.ack",
+    "stress.what_if",
+    "what_if.close",
     "table.left", "table.down", "table.up", "table.right", "table.open",
     "detail.close", "detail.close_q",
 )

@@ -20,10 +20,11 @@ relative to the largest absolute total. Anything of an unexpected shape is shown
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
@@ -34,6 +35,7 @@ from wsbrisk_tui.widgets.history import parse_series
 from wsbrisk_tui.widgets.palette import Cell, Palette, left, na_cell
 from wsbrisk_tui.widgets.pane import TablePane, ViewState, as_float, section
 from wsbrisk_tui.widgets.positions import short_label
+from wsbrisk_tui.widgets.whatif import WhatIfBox
 
 NOT_YET = "Stress testing is not computed yet"
 #: Said under the per-position P&L when a scenario has an explain column.
@@ -208,15 +210,30 @@ class StressPane(TablePane):
     LABEL = "Stress"
     CURSOR_TYPE = "row"
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "what_if", "What-if", id="stress.what_if"),
+    ]
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._scenarios: list[dict[str, Any]] = []
         self._labels: dict[str, str] = {}
         self._options: set[str] = set()
 
+    def compose_extras(self) -> Iterable[Widget]:
+        yield WhatIfBox(id=f"{self.id}-whatif" if self.id else None)
+
+    @property
+    def what_if_box(self) -> WhatIfBox:
+        return self.query_one(WhatIfBox)
+
+    def action_what_if(self) -> None:
+        self.what_if_box.open()
+
     def render_snapshot(self, snapshot: RiskSnapshot, view: ViewState) -> None:
         self._labels = {r.symbol: short_label(r) for r in snapshot.positions}
         self._options = {r.symbol for r in snapshot.positions if r.kind == "option"}
+        self.what_if_box.set_context(self._labels, snapshot.meta.base_currency, view.palette)
         data, reason = section(snapshot, "stress")
         self._scenarios = []
         if data is None:
