@@ -203,10 +203,40 @@ def test_ml_quantile_coverage_on_iid_student_t() -> None:
     for b in q.backtests:
         assert b.status != "n/a" and b.observations == 1500 - 566
         assert b.kupiec_p > 0.05, (b.confidence, b.exceptions)
-    # 25%: the 1% quantile of ~1,400 t(5) draws has a standard error of ~10%, plus the model's
-    # conditional wiggle on irrelevant features
+    # today's VaR is the EWMA sigma known today times the learnt quantile of scaled returns
+    s_today = math.sqrt(ml.ewma_forecasts(x)[-1])
+    X_today = build_features(x).X[-1:]
     for c in (0.95, 0.99):
+        assert q.var_pct[c] == pytest.approx(-s_today * q.fitted[c].predict(X_today)[0], rel=1e-12)
+        # 25%: the EWMA sigma (~30 effective days) of t(5) data is off by ~15%, and the 1%
+        # quantile of ~1,400 scaled draws by ~10%
         assert q.var_pct[c] == pytest.approx(-student_t.ppf(1 - c, 5), rel=0.25)
+
+
+def test_cli_ml_evaluate_json(monkeypatch, capsys) -> None:
+    """``wsbrisk-tui ml evaluate --demo --format json`` through the real CLI (the lead adds the
+    COMMANDS entry; the test adds it for the run)."""
+    import json
+
+    from wsbrisk_tui import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "ml", "ml")
+    code = cli.main(["ml", "evaluate", "--demo", "--format", "json", "--refit-every", "252"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    data = json.loads(out)
+    assert [v["horizon_days"] for v in data["volatility"]] == [1, 5]
+    for v in data["volatility"]:
+        assert [r["model"] for r in v["table"]] == list(ml.VOL_MODELS)
+        assert v["verdict"] and v["best"] in ml.VOL_MODELS
+    assert set(data["regime"]["current"]) == {"calm", "crisis"}
+    assert [b["method"] for b in data["ml_quantile"]["backtests"]] == ["ml_quantile"] * 2
+    assert [b["method"] for b in data["regime_scaled"]["backtests"]] == ["regime_scaled"] * 2
+    # one progress line per model and horizon, plus regimes and quantiles, on stderr
+    assert err.count("ml: garch") == 2 and "ml: ml_quantile 99%" in err
+    text_code = cli.main(["ml", "evaluate", "--demo", "--refit-every", "252", "--regimes", "2"])
+    text = capsys.readouterr().out
+    assert text_code == 0 and "verdict:" in text and "regime now:" in text
 
 
 # ------------------------------------------------------------------------------ persistence

@@ -546,20 +546,32 @@ class QuantileVar:
 def ml_quantile(returns_pct: np.ndarray, *, vix: np.ndarray | None = None,
                 confidences: Sequence[float] = QUANTILE_CONFIDENCES,
                 refit_every: int = DEFAULT_REFIT_EVERY, min_train: int = DEFAULT_MIN_TRAIN,
-                window: int | None = None, seed: int = 0,
+                window: int | None = None, seed: int = 0, scale: str = "ewma",
                 progress: Progress | None = None) -> QuantileVar:
     """Gradient-boosted quantile regression of the next-day return at a = 1 - c
     (:func:`make_quantile_regressor`), walk-forward as in :func:`evaluate_volatility` with h = 1.
 
-    VaR_t = -q_hat_a(x_t) (percent of NAV). The forecasts made at t are backtested against
-    r_{t+1} with :func:`wsbrisk_tui.engine.backtest.evaluate_backtest`; today's VaR is the
-    forecast from the last date's features with the latest fit."""
+    With ``scale="ewma"`` (default) the model learns the quantile of the VOLATILITY-SCALED
+    return z_{t+1} = r_{t+1} / s_t, s_t = the RiskMetrics EWMA sigma_{t+1|t} known at t, and
+    VaR_t = -s_t q_hat_a(x_t): the trees then only have to learn how the shape of the tail moves
+    with the features, not the level of volatility, which the large leaves the 1% tail needs
+    would otherwise average away (the same idea as filtered historical simulation). With
+    ``scale="none"`` VaR_t = -q_hat_a(x_t) on the raw return. Percent of NAV throughout.
+    The forecasts made at t are backtested against r_{t+1} with
+    :func:`wsbrisk_tui.engine.backtest.evaluate_backtest`; today's VaR is the forecast from the
+    last date's features with the latest fit."""
     from wsbrisk_tui.engine.backtest import evaluate_backtest
 
     r = np.asarray(returns_pct, dtype=float)
+    if scale not in ("ewma", "none"):
+        raise ValueError(f"scale must be 'ewma' or 'none', got {scale!r}")
     fs = build_features(r, vix)
     y = next_return_target(r)
-    ok = fs.valid & np.isfinite(y)
+    s = np.sqrt(ewma_forecasts(r)) if scale == "ewma" else np.ones(r.shape[0])
+    if scale == "ewma":
+        fs = FeatureSet(names=fs.names, X=fs.X, valid=fs.valid & np.isfinite(s) & (s > 0))
+    z = y / s
+    ok = fs.valid & np.isfinite(z)
     sched = make_schedule(ok, 1, refit_every, min_train, window)
     cs = tuple(float(c) for c in confidences)
     n = r.shape[0]
@@ -570,15 +582,16 @@ def ml_quantile(returns_pct: np.ndarray, *, vix: np.ndarray | None = None,
         if progress is not None:
             progress(f"ml: ml_quantile {c:.0%}, {len(sched.refits)} fits")
         q, fitted[c] = _ml_walk_forward(
-            "quantile", fs, y, sched, seed, notes,
-            make=lambda _name, s, a=1.0 - c: make_quantile_regressor(a, s), log_variance=False)
-        forecasts[:, j] = -q
+            "quantile", fs, z, sched, seed, notes,
+            make=lambda _name, sd, a=1.0 - c: make_quantile_regressor(a, sd), log_variance=False)
+        forecasts[:, j] = -q * s
     win = "expanding" if window is None else f"rolling {window}d"
     # forecast at t is judged on r_{t+1}: pair forecasts[t] with y[t]
     test = np.arange(sched.first_origin, n - 1)
     backtests = [evaluate_backtest("ml_quantile", c, forecasts[test, j], y[test],
                                    details={"scheme": f"refit every {refit_every} days, "
-                                                      f"{win} window", "unit": "pct_nav"})
+                                                      f"{win} window, scale {scale}",
+                                            "unit": "pct_nav"})
                  for j, c in enumerate(cs)]
     today = {c: (float(forecasts[-1, j]) if math.isfinite(forecasts[-1, j]) else None)
              for j, c in enumerate(cs)}
@@ -665,3 +678,102 @@ def record_forecasts(store: Any, evaluation: VolEvaluation, dates: np.ndarray,
                                 math.sqrt(float(evaluation.realised_var[i])), now=now)
             filled += 1
     return recorded, filled
+
+
+# --------------------------------------------------------------------------------------------
+# The book's ML section (command, and later the pane)
+# --------------------------------------------------------------------------------------------
+
+#: Regime backtest: fit window and test days (at most), in days.
+REGIME_WINDOW = 500
+REGIME_TEST_DAYS = 500
+
+
+@dataclass(eq=False)
+class BookMl:
+    """Everything ``ml evaluate`` shows for one book: the volatility comparison per horizon, the
+    regime model with its ``regime_scaled`` VaR and backtests, and ``ml_quantile``."""
+
+    vol: list[VolEvaluation]
+    regime: Any
+    regime_var_pct: dict[float, float]
+    regime_backtests: list[BacktestResult]
+    quantile: QuantileVar
+    n_returns: int
+    first_date: str
+    last_date: str
+    vix_used: bool
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        from wsbrisk_tui.engine.model import to_jsonable
+
+        return to_jsonable({
+            "n_returns": self.n_returns, "first_date": self.first_date,
+            "last_date": self.last_date, "vix_feature": self.vix_used,
+            "volatility": [v.to_dict() for v in self.vol],
+            "regime": self.regime.to_dict(),
+            "regime_scaled": {"var_pct": {str(c): v for c, v in self.regime_var_pct.items()},
+                              "backtests": [to_jsonable(b) for b in self.regime_backtests]},
+            "ml_quantile": self.quantile.to_dict(), "notes": list(self.notes),
+            "seconds": dict(self.seconds)})
+
+
+def evaluate_book(returns_pct: np.ndarray, dates: np.ndarray, *, vix: Any = None, seed: int = 0,
+                  horizons: Sequence[int] = (1, 5), refit_every: int = DEFAULT_REFIT_EVERY,
+                  k_regimes: int = 2, confidences: Sequence[float] = QUANTILE_CONFIDENCES,
+                  progress: Progress | None = None) -> BookMl:
+    """Run every model on the book's daily returns (percent of NAV) dated ``dates`` (n,);
+    ``vix`` is a pandas Series of VIX closes (aligned here with
+    :func:`~wsbrisk_tui.engine.ml_features.align_vix`) or None."""
+    import time
+
+    from wsbrisk_tui.engine import regime as rg
+    from wsbrisk_tui.engine.ml_features import align_vix
+
+    r = np.asarray(returns_pct, dtype=float)
+    d = np.asarray(dates, dtype="datetime64[D]")
+    if d.shape != r.shape:
+        raise ValueError(f"{d.shape[0]} dates for {r.shape[0]} returns")
+    notes: list[str] = []
+    v = None
+    if vix is not None:
+        v = align_vix(d, vix)
+        missing = int(np.count_nonzero(~np.isfinite(v)))
+        if missing:
+            notes.append(f"VIX has no close on {missing} of the book's {r.size} dates: those "
+                         "rows (and the 5-day changes reaching them) are left out")
+    else:
+        notes.append("no VIX series: the models use the book's own returns only")
+    seconds: dict[str, float] = {}
+    vol = []
+    for h in horizons:
+        start = time.perf_counter()
+        vol.append(evaluate_volatility(r, vix=v, horizon_days=int(h), refit_every=refit_every,
+                                       seed=seed, progress=progress))
+        seconds[f"volatility_{h}d"] = time.perf_counter() - start
+    start = time.perf_counter()
+    if progress is not None:
+        progress(f"ml: regimes (k={k_regimes})")
+    fit = rg.fit_regimes(r, k_regimes)
+    var1 = rg.regime_var_es(fit, confidences, [1])[1][0]
+    n_test = min(REGIME_TEST_DAYS, r.size - REGIME_WINDOW)
+    if n_test >= 50:
+        if progress is not None:
+            progress(f"ml: regime_scaled backtest ({n_test} days, refit every {refit_every})")
+        bts = rg.regime_backtest(r, REGIME_WINDOW, n_test, confidences, refit_every, k_regimes)
+    else:
+        bts = []
+        notes.append(f"{r.size} returns: too few for the regime_scaled backtest "
+                     f"({REGIME_WINDOW} + 50 needed)")
+    seconds["regimes"] = time.perf_counter() - start
+    start = time.perf_counter()
+    q = ml_quantile(r, vix=v, confidences=confidences, refit_every=refit_every, seed=seed,
+                    progress=progress)
+    seconds["ml_quantile"] = time.perf_counter() - start
+    return BookMl(vol=vol, regime=fit, regime_var_pct={float(c): float(x) for c, x in
+                                                       zip(confidences, var1)},
+                  regime_backtests=bts, quantile=q, n_returns=int(r.size),
+                  first_date=str(d[0]), last_date=str(d[-1]), vix_used=v is not None,
+                  notes=notes, seconds=seconds)

@@ -1,0 +1,113 @@
+"""``wsbrisk-tui ml evaluate``: does machine learning beat GARCH on this book, out of sample?
+
+Trains every model walk-forward on the book's daily P&L history (today's holdings on past
+returns, in percent of NAV; see :mod:`wsbrisk_tui.engine.ml`) and prints the out-of-sample
+comparison (model, QLIKE, MSE, Diebold-Mariano statistic and p-value against GARCH, window) for
+1- and 5-day volatility, the current regime probabilities with the ``regime_scaled`` VaR, and the
+``ml_quantile`` VaR with its Kupiec/Christoffersen backtests. Progress goes to standard error,
+one line per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("ml", parents=[common], help="machine-learning forecasts judged out of sample",
+                       description="Machine-learning volatility forecasts, regimes and quantile VaR, "
+                                   "each judged walk-forward against GARCH.")
+    actions = p.add_subparsers(dest="ml_command", metavar="ACTION", required=True)
+    a = actions.add_parser("evaluate", parents=[common],
+                           help="out-of-sample comparison of the volatility models, regimes and "
+                                "ml_quantile VaR on the book",
+                           description="Walk-forward evaluation on the book's history: QLIKE/MSE "
+                                       "and Diebold-Mariano tests against GARCH(1,1).")
+    a.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    a.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    a.add_argument("--refit-every", type=int, default=63, metavar="DAYS",
+                   help="refit the models every DAYS trading days (default: 63)")
+    a.add_argument("--regimes", type=int, choices=(2, 3), default=2,
+                   help="number of volatility regimes (default: 2)")
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def render_text(section: dict[str, Any], header: str) -> str:
+    """The ``ml evaluate`` text report from :meth:`BookMl.to_dict` output."""
+    lines = [header, f"{section['n_returns']} daily returns {section['first_date']} .. "
+             f"{section['last_date']}; VIX feature: {'yes' if section['vix_feature'] else 'no'}", ""]
+    for vol in section["volatility"]:
+        h = vol["horizon_days"]
+        lines.append(f"{h}-day realised volatility, out of sample ({vol['n_scored']} forecasts, "
+                     f"refit every {vol['refit_every']} days, {vol['window']} window)")
+        lines.append(f"  {'model':<18} {'QLIKE':>8} {'MSE':>10} {'recent':>8} {'DM':>7} "
+                     f"{'p-value':>8} {'sigma now':>10}  window")
+        for row in vol["table"]:
+            cur = vol["current_sigma_pct"].get(row["model"])
+            mark = " *" if row["model"] == vol["best"] else ""
+            lines.append(f"  {row['model']:<18} {_f(row['loss_qlike']):>8} {_f(row['loss_mse'], 2):>10} "
+                         f"{_f(row['recent_qlike']):>8} {_f(row['dm_stat'], 2):>7} "
+                         f"{_f(row['dm_p']):>8} {_f(cur, 2) + '%':>10}  {row['window']}{mark}")
+        lines.append(f"  verdict: {vol['verdict']}")
+        lines.append("")
+    rg = section["regime"]
+    probs = ", ".join(f"{lab} {p:.0%}" for lab, p in rg["current"].items())
+    sig = ", ".join(f"{lab} {s:.2f}%" for lab, s in zip(rg["labels"], rg["state_sigma_pct"]))
+    lines.append(f"regime now: {rg['current_label']} ({probs}); daily sigma by state: {sig}")
+    rs = section["regime_scaled"]
+    lines.append("regime_scaled 1-day VaR: " + ", ".join(
+        f"{float(c):.0%} {v:.2f}% of NAV" for c, v in rs["var_pct"].items()))
+    q = section["ml_quantile"]
+    lines.append("ml_quantile 1-day VaR:   " + ", ".join(
+        f"{float(c):.0%} {_f(v, 2)}% of NAV" for c, v in q["var_pct"].items()))
+    lines.append("")
+    lines.append(f"  {'backtest':<14} {'conf':>5} {'days':>5} {'exc':>4} {'expected':>8} "
+                 f"{'Kupiec p':>9} {'Christ. p':>9}  zone")
+    for b in rs["backtests"] + q["backtests"]:
+        exp = b["details"].get("expected_exceptions")
+        lines.append(f"  {b['method']:<14} {b['confidence']:>5.0%} {b['observations']:>5} "
+                     f"{b['exceptions'] if b['exceptions'] is not None else 'n/a':>4} "
+                     f"{_f(exp, 1):>8} {_f(b['kupiec_p']):>9} {_f(b['christoffersen_p']):>9}  "
+                     f"{b['zone'] or b['reason']}")
+    notes = list(section["notes"]) + [n for v in section["volatility"] for n in v["notes"]] \
+        + list(rg["notes"]) + list(q["notes"])
+    if notes:
+        lines += ["", "notes:"] + [f"  - {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from wsbrisk_tui.commands._output import emit
+    from wsbrisk_tui.engine.ml import evaluate_book
+    from wsbrisk_tui.errors import InputError
+    from wsbrisk_tui.runtime import Runtime
+
+    if args.refit_every < 1:
+        raise InputError(f"--refit-every: {args.refit_every} is not a positive number of days")
+    runtime = Runtime.from_args(args)
+    portfolio, market, prepared, inputs = runtime.risk_context()
+    returns_pct = 100.0 * inputs.portfolio_pnl(1) / inputs.nav
+    try:
+        book = evaluate_book(returns_pct, inputs.dates, vix=market.vix, seed=runtime.seed,
+                             refit_every=args.refit_every, k_regimes=args.regimes,
+                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except ValueError as exc:  # too little history for the walk-forward: one clear message
+        raise InputError(f"{portfolio.source}: ml evaluate: {exc}") from None
+    section = book.to_dict()
+    section["notes"] = list(prepared.notes) + section["notes"]
+    if args.format == "json":
+        text = json.dumps(section, indent=2, allow_nan=False) + "\n"
+    else:
+        header = (f"ML evaluation: {runtime.description or portfolio.source} ({runtime.mode}), NAV "
+                  f"{inputs.nav:,.0f} {portfolio.base_currency}, book P&L in % of NAV "
+                  "(today's holdings on past returns)")
+        text = render_text(section, header)
+    emit(text, args.output)
+    return 0
