@@ -190,6 +190,17 @@ def test_table_and_current_forecasts(garch_eval: ml.VolEvaluation, garch_series:
         s = 0.94 * s + 0.06 * x * x
     assert cur["ewma"] == pytest.approx(math.sqrt(s), rel=1e-12)
     assert garch_eval.best() in ml.VOL_MODELS
+    # per-refresh inference with the last fits reproduces the walk-forward's last forecasts
+    # (GARCH: refiltered from the backcast vs filtered on since the last refit, 1e-6)
+    latest = ml.predict_latest(garch_eval, garch_series)
+    for m in ("ewma", "random_forest", "gradient_boosting", "mlp"):
+        assert latest[m] == pytest.approx(cur[m], rel=1e-12)
+    assert latest["garch"] == pytest.approx(cur["garch"], rel=1e-6)
+    # the forest's fast path gives sklearn's own prediction (to float rounding of the tree mean)
+    rf = garch_eval.fitted["random_forest"]
+    X = build_features(garch_series).X[-50:]
+    expected = np.exp(np.clip(rf.regressor.predict(X), rf.log_min, rf.log_max)) * rf.scale
+    np.testing.assert_allclose(rf.predict(X), expected, rtol=1e-12)
 
 
 def test_ml_quantile_coverage_on_iid_student_t() -> None:
@@ -208,6 +219,7 @@ def test_ml_quantile_coverage_on_iid_student_t() -> None:
     X_today = build_features(x).X[-1:]
     for c in (0.95, 0.99):
         assert q.var_pct[c] == pytest.approx(-s_today * q.fitted[c].predict(X_today)[0], rel=1e-12)
+        assert ml.quantile_latest(q, x)[c] == pytest.approx(q.var_pct[c], rel=1e-12)
         # 25%: the EWMA sigma (~30 effective days) of t(5) data is off by ~15%, and the 1%
         # quantile of ~1,400 scaled draws by ~10%
         assert q.var_pct[c] == pytest.approx(-student_t.ppf(1 - c, 5), rel=0.25)
