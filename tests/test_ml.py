@@ -297,3 +297,32 @@ def test_record_forecasts_and_fill_realised(tmp_path, garch_series: np.ndarray,
         assert [r["as_of"] for r in rows] == [str(dates[-2]), str(dates[-1])]
         assert rows[0]["realised"] == pytest.approx(abs(garch_series[-1]), rel=1e-12)
         assert rows[1]["realised"] is None
+
+
+def test_evaluate_book_and_refresh_latest(garch_series: np.ndarray) -> None:
+    """The book section trains everything once; a refresh re-uses the fits: on the training
+    series it reproduces the section's current numbers, and one new day moves the regime
+    probabilities by one Hamilton filter step."""
+    from wsbrisk_tui.engine.regime import hamilton_step
+
+    r = garch_series[:-1]
+    dates = np.arange(np.datetime64("2019-01-01"), np.datetime64("2019-01-01") + r.size)
+    book = ml.evaluate_book(r, dates, seed=2, refit_every=252)
+    assert [v.horizon_days for v in book.vol] == [1, 5] and not book.vix_used
+    assert any("no VIX" in n for n in book.notes)
+    same = ml.refresh_latest(book, r)
+    for v in book.vol:
+        got = same["volatility"][v.horizon_days]
+        assert got["best"] == v.best()
+        for m, sig in v.current_sigma_pct().items():
+            assert got["sigma_pct"][m] == pytest.approx(sig, rel=1e-6)  # GARCH refiltered
+    for c, var in book.quantile.var_pct.items():
+        assert same["ml_quantile_var_pct"][c] == pytest.approx(var, rel=1e-12)
+    assert list(same["regime"].values()) == pytest.approx(list(book.regime.current.values()))
+    nxt = ml.refresh_latest(book, garch_series)
+    fit = book.regime
+    step = hamilton_step(fit.filtered[-1], float(garch_series[-1]), fit.mu, fit.sigma,
+                         fit.transition)
+    assert list(nxt["regime"].values()) == pytest.approx(list(step), rel=1e-12)
+    with pytest.raises(ValueError, match="retrain"):
+        ml.refresh_latest(book, r[:-1])

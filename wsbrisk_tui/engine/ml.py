@@ -137,7 +137,7 @@ def make_regressor(name: str, seed: int) -> Any:
     if name == "gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return HistGradientBoostingRegressor(max_iter=150, learning_rate=0.05, max_depth=3,
+        return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.075, max_depth=3,
                                              min_samples_leaf=20, early_stopping=False,
                                              random_state=seed)
     if name == "mlp":
@@ -245,15 +245,19 @@ def make_schedule(ok: np.ndarray, horizon_days: int, refit_every: int, min_train
 
 
 def ewma_forecasts(returns_pct: np.ndarray, lam: float = EWMA_LAMBDA) -> np.ndarray:
-    """(n,) sigma^2_{t+1|t} at each origin t (NaN before ``EWMA_START_DAYS``), percent^2."""
+    """(n,) sigma^2_{t+1|t} at each origin t (NaN before ``EWMA_START_DAYS``), percent^2.
+
+    The recursion runs as a first-order IIR filter (``scipy.signal.lfilter``, ~20 us for 1,300
+    days against ~300 us for the Python loop; same numbers to float rounding)."""
+    from scipy.signal import lfilter
+
     r = np.asarray(returns_pct, dtype=float)
     out = np.full(r.shape[0], np.nan)
     if r.shape[0] <= EWMA_START_DAYS:
         return out
-    s = float(np.mean(r[:EWMA_START_DAYS] ** 2))  # sigma^2 for day EWMA_START_DAYS
-    for t in range(EWMA_START_DAYS, r.shape[0]):
-        s = lam * s + (1.0 - lam) * float(r[t]) ** 2
-        out[t] = s
+    s0 = float(np.mean(r[:EWMA_START_DAYS] ** 2))  # sigma^2 for day EWMA_START_DAYS
+    x = r[EWMA_START_DAYS:] ** 2
+    out[EWMA_START_DAYS:], _ = lfilter([1.0 - lam], [1.0, -lam], x, zi=[lam * s0])
     return out
 
 
@@ -627,17 +631,19 @@ def ml_quantile(returns_pct: np.ndarray, *, vix: np.ndarray | None = None,
 
 
 def predict_latest(evaluation: VolEvaluation, returns_pct: np.ndarray,
-                   vix: np.ndarray | None = None) -> dict[str, float | None]:
+                   vix: np.ndarray | None = None, *, features: FeatureSet | None = None,
+                   ewma_var: np.ndarray | None = None) -> dict[str, float | None]:
     """Each model's forecast of the h-day realised volatility (percent, daily) from the newest
     date of ``returns_pct`` with the fits of the last refit, without refitting: the inference a
     refresh runs between scheduled trainings. ML models predict from the newest features; GARCH
     re-filters its last parameters over the whole series
     (:func:`~wsbrisk_tui.engine.volatility.refilter_garch`); EWMA runs its recursion. ``vix`` as
-    aligned for the evaluation (None when it had none). None for a model without a usable fit."""
+    aligned for the evaluation (None when it had none); ``features``/``ewma_var`` may be passed in
+    when already computed for this series. None for a model without a usable fit."""
     from wsbrisk_tui.engine.volatility import refilter_garch, variance_path
 
     r = np.asarray(returns_pct, dtype=float)
-    fs = build_features(r, vix)
+    fs = build_features(r, vix) if features is None else features
     if fs.names != evaluation.feature_names:
         raise ValueError(f"features {fs.names} differ from the evaluation's "
                          f"{evaluation.feature_names}; pass the same VIX input")
@@ -645,7 +651,8 @@ def predict_latest(evaluation: VolEvaluation, returns_pct: np.ndarray,
     out: dict[str, float | None] = {}
     for m in evaluation.forecasts_var:
         if m == "ewma":
-            out[m] = math.sqrt(float(ewma_forecasts(r)[-1]))
+            ew = ewma_forecasts(r) if ewma_var is None else ewma_var
+            out[m] = math.sqrt(float(ew[-1]))
         elif m == "garch":
             fit = evaluation.fitted.get("garch")
             out[m] = (None if fit is None else
@@ -658,15 +665,53 @@ def predict_latest(evaluation: VolEvaluation, returns_pct: np.ndarray,
 
 
 def quantile_latest(quantile: QuantileVar, returns_pct: np.ndarray,
-                    vix: np.ndarray | None = None) -> dict[float, float | None]:
+                    vix: np.ndarray | None = None, *, features: FeatureSet | None = None,
+                    ewma_var: np.ndarray | None = None) -> dict[float, float | None]:
     """Today's ``ml_quantile`` VaR (percent of NAV) from the newest date with the last fits."""
     r = np.asarray(returns_pct, dtype=float)
-    fs = build_features(r, vix)
-    scale = math.sqrt(float(ewma_forecasts(r)[-1])) if quantile.scale == "ewma" else 1.0
+    fs = build_features(r, vix) if features is None else features
+    if quantile.scale == "ewma":
+        ew = ewma_forecasts(r) if ewma_var is None else ewma_var
+        scale = math.sqrt(float(ew[-1]))
+    else:
+        scale = 1.0
     if not fs.valid[-1]:
         return {c: None for c in quantile.confidences}
     return {c: -scale * float(quantile.fitted[c].predict(fs.X[-1:])[0])
             for c in quantile.confidences}
+
+
+def refresh_latest(book: "BookMl", returns_pct: np.ndarray,
+                   vix: np.ndarray | None = None) -> dict[str, Any]:
+    """One refresh's ML numbers from the last trained :class:`BookMl` (no refit): per horizon
+    each model's volatility forecast and the best model's, the ``ml_quantile`` VaR, and the
+    regime probabilities filtered on over the days ``returns_pct`` has beyond the training
+    series (fixed parameters). ``vix`` aligned to
+    ``returns_pct`` (:func:`~wsbrisk_tui.engine.ml_features.align_vix`), None when trained
+    without. Features and the EWMA recursion are computed once and shared."""
+    from wsbrisk_tui.engine.regime import hamilton_step
+
+    r = np.asarray(returns_pct, dtype=float)
+    fs = build_features(r, vix)
+    ew = ewma_forecasts(r)
+    vol = {}
+    for ev in book.vol:
+        sig = predict_latest(ev, r, vix, features=fs, ewma_var=ew)
+        best = ev.best()
+        vol[ev.horizon_days] = {"sigma_pct": sig, "best": best, "best_sigma_pct": sig[best],
+                                "verdict": ev.verdict()}
+    fit = book.regime
+    prob = fit.filtered[-1]
+    extra = r.size - book.n_returns
+    if extra < 0:
+        raise ValueError(f"{r.size} returns, fewer than the {book.n_returns} the models were "
+                         "trained on: retrain on this series")
+    for x in r[r.size - extra:]:
+        prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+    return {"volatility": vol,
+            "ml_quantile_var_pct": quantile_latest(book.quantile, r, vix, features=fs,
+                                                   ewma_var=ew),
+            "regime": {lab: float(p) for lab, p in zip(fit.labels, prob)}}
 
 
 # --------------------------------------------------------------------------------------------
