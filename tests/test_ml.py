@@ -326,3 +326,27 @@ def test_evaluate_book_and_refresh_latest(garch_series: np.ndarray) -> None:
     assert list(nxt["regime"].values()) == pytest.approx(list(step), rel=1e-12)
     with pytest.raises(ValueError, match="retrain"):
         ml.refresh_latest(book, r[:-1])
+
+
+def test_regime_failure_leaves_the_rest_of_the_section(monkeypatch, garch_series: np.ndarray) -> None:
+    """A regime model that cannot be fitted makes only the regime part n/a, with the reason."""
+    from wsbrisk_tui.commands.ml import render_text
+    from wsbrisk_tui.engine import regime
+
+    def singular(r: np.ndarray, k: int = 2) -> regime.RegimeFit:
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(regime, "fit_regimes", singular)
+    r = garch_series[:900]
+    dates = np.arange(np.datetime64("2019-01-01"), np.datetime64("2019-01-01") + r.size)
+    book = ml.evaluate_book(r, dates, seed=2, refit_every=400, horizons=(1,))
+    assert book.regime is None and book.regime_backtests == []
+    assert book.regime_var_pct == {0.95: None, 0.99: None}
+    assert book.regime_reason == "regime model n/a: Singular matrix"
+    section = book.to_dict()
+    text = render_text(section, "header")
+    assert "regime now: n/a (regime model n/a: Singular matrix)" in text
+    assert "regime_scaled 1-day VaR: 95% n/a, 99% n/a (regime model n/a: Singular matrix)" in text
+    assert "n/a%" not in text
+    assert ml.refresh_latest(book, r)["regime"] is None
+    assert section["ml_quantile"]["var_pct"]["0.99"] is not None

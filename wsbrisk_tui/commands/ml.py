@@ -37,6 +37,10 @@ def _f(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}% of NAV"
+
+
 def render_text(section: dict[str, Any], header: str) -> str:
     """The ``ml evaluate`` text report from :meth:`BookMl.to_dict` output."""
     lines = [header, f"{section['n_returns']} daily returns {section['first_date']} .. "
@@ -50,21 +54,26 @@ def render_text(section: dict[str, Any], header: str) -> str:
         for row in vol["table"]:
             cur = vol["current_sigma_pct"].get(row["model"])
             mark = " *" if row["model"] == vol["best"] else ""
+            cur_text = "n/a" if cur is None else f"{cur:.2f}%"
             lines.append(f"  {row['model']:<18} {_f(row['loss_qlike']):>8} {_f(row['loss_mse'], 2):>10} "
                          f"{_f(row['recent_qlike']):>8} {_f(row['dm_stat'], 2):>7} "
-                         f"{_f(row['dm_p']):>8} {_f(cur, 2) + '%':>10}  {row['window']}{mark}")
+                         f"{_f(row['dm_p']):>8} {cur_text:>10}  {row['window']}{mark}")
         lines.append(f"  verdict: {vol['verdict']}")
         lines.append("")
     rg = section["regime"]
-    probs = ", ".join(f"{lab} {p:.0%}" for lab, p in rg["current"].items())
-    sig = ", ".join(f"{lab} {s:.2f}%" for lab, s in zip(rg["labels"], rg["state_sigma_pct"]))
-    lines.append(f"regime now: {rg['current_label']} ({probs}); daily sigma by state: {sig}")
     rs = section["regime_scaled"]
+    if rg is None:
+        lines.append(f"regime now: n/a ({rs['reason']})")
+    else:
+        probs = ", ".join(f"{lab} {p:.0%}" for lab, p in rg["current"].items())
+        sig = ", ".join(f"{lab} {s:.2f}%" for lab, s in zip(rg["labels"], rg["state_sigma_pct"]))
+        lines.append(f"regime now: {rg['current_label']} ({probs}); daily sigma by state: {sig}")
     lines.append("regime_scaled 1-day VaR: " + ", ".join(
-        f"{float(c):.0%} {v:.2f}% of NAV" for c, v in rs["var_pct"].items()))
+        f"{float(c):.0%} {_pct(v)}" for c, v in rs["var_pct"].items())
+        + (f" ({rs['reason']})" if rs["reason"] else ""))
     q = section["ml_quantile"]
     lines.append("ml_quantile 1-day VaR:   " + ", ".join(
-        f"{float(c):.0%} {_f(v, 2)}% of NAV" for c, v in q["var_pct"].items()))
+        f"{float(c):.0%} {_pct(v)}" for c, v in q["var_pct"].items()))
     lines.append("")
     lines.append(f"  {'backtest':<14} {'conf':>5} {'days':>5} {'exc':>4} {'expected':>8} "
                  f"{'Kupiec p':>9} {'Christ. p':>9}  zone")
@@ -75,7 +84,7 @@ def render_text(section: dict[str, Any], header: str) -> str:
                      f"{_f(exp, 1):>8} {_f(b['kupiec_p']):>9} {_f(b['christoffersen_p']):>9}  "
                      f"{b['zone'] or b['reason']}")
     notes = list(section["notes"]) + [n for v in section["volatility"] for n in v["notes"]] \
-        + list(rg["notes"]) + list(q["notes"])
+        + (list(rg["notes"]) if rg is not None else []) + list(q["notes"])
     if notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -701,17 +701,20 @@ def refresh_latest(book: "BookMl", returns_pct: np.ndarray,
         vol[ev.horizon_days] = {"sigma_pct": sig, "best": best, "best_sigma_pct": sig[best],
                                 "verdict": ev.verdict()}
     fit = book.regime
-    prob = fit.filtered[-1]
     extra = r.size - book.n_returns
     if extra < 0:
         raise ValueError(f"{r.size} returns, fewer than the {book.n_returns} the models were "
                          "trained on: retrain on this series")
-    for x in r[r.size - extra:]:
-        prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+    regime_now: dict[str, float] | None = None
+    if fit is not None:
+        prob = fit.filtered[-1]
+        for x in r[r.size - extra:]:
+            prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+        regime_now = {lab: float(p) for lab, p in zip(fit.labels, prob)}
     return {"volatility": vol,
             "ml_quantile_var_pct": quantile_latest(book.quantile, r, vix, features=fs,
                                                    ewma_var=ew),
-            "regime": {lab: float(p) for lab, p in zip(fit.labels, prob)}}
+            "regime": regime_now}
 
 
 # --------------------------------------------------------------------------------------------
@@ -810,7 +813,7 @@ class BookMl:
 
     vol: list[VolEvaluation]
     regime: Any
-    regime_var_pct: dict[float, float]
+    regime_var_pct: dict[float, float | None]
     regime_backtests: list[BacktestResult]
     quantile: QuantileVar
     n_returns: int
@@ -819,6 +822,7 @@ class BookMl:
     vix_used: bool
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    regime_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from wsbrisk_tui.engine.model import to_jsonable
@@ -827,8 +831,9 @@ class BookMl:
             "n_returns": self.n_returns, "first_date": self.first_date,
             "last_date": self.last_date, "vix_feature": self.vix_used,
             "volatility": [v.to_dict() for v in self.vol],
-            "regime": self.regime.to_dict(),
+            "regime": None if self.regime is None else self.regime.to_dict(),
             "regime_scaled": {"var_pct": {str(c): v for c, v in self.regime_var_pct.items()},
+                              "reason": self.regime_reason,
                               "backtests": [to_jsonable(b) for b in self.regime_backtests]},
             "ml_quantile": self.quantile.to_dict(), "notes": list(self.notes),
             "seconds": dict(self.seconds)})
@@ -870,10 +875,17 @@ def evaluate_book(returns_pct: np.ndarray, dates: np.ndarray, *, vix: Any = None
     start = time.perf_counter()
     if progress is not None:
         progress(f"ml: regimes (k={k_regimes})")
-    fit = rg.fit_regimes(r, k_regimes)
-    var1 = rg.regime_var_es(fit, confidences, [1])[1][0]
+    fit, reason = _regime_fit(r, k_regimes)
+    regime_var: dict[float, float | None] = {float(c): None for c in confidences}
+    if fit is not None and fit.converged:
+        var1 = rg.regime_var_es(fit, confidences, [1])[1][0]
+        regime_var = {float(c): float(x) for c, x in zip(confidences, var1)}
+    elif fit is not None:
+        reason = "the regime fit did not converge: regime_scaled VaR n/a"
     n_test = min(REGIME_TEST_DAYS, r.size - REGIME_WINDOW)
-    if n_test >= 50:
+    if fit is None:
+        bts = []
+    elif n_test >= 50:
         if progress is not None:
             progress(f"ml: regime_scaled backtest ({n_test} days, refit every {refit_every})")
         bts = rg.regime_backtest(r, REGIME_WINDOW, n_test, confidences, refit_every, k_regimes)
@@ -886,8 +898,17 @@ def evaluate_book(returns_pct: np.ndarray, dates: np.ndarray, *, vix: Any = None
     q = ml_quantile(r, vix=v, confidences=confidences, refit_every=refit_every, seed=seed,
                     progress=progress)
     seconds["ml_quantile"] = time.perf_counter() - start
-    return BookMl(vol=vol, regime=fit, regime_var_pct={float(c): float(x) for c, x in
-                                                       zip(confidences, var1)},
-                  regime_backtests=bts, quantile=q, n_returns=int(r.size),
-                  first_date=str(d[0]), last_date=str(d[-1]), vix_used=v is not None,
-                  notes=notes, seconds=seconds)
+    return BookMl(vol=vol, regime=fit, regime_var_pct=regime_var, regime_backtests=bts,
+                  quantile=q, n_returns=int(r.size), first_date=str(d[0]), last_date=str(d[-1]),
+                  vix_used=v is not None, notes=notes, seconds=seconds, regime_reason=reason)
+
+
+def _regime_fit(r: np.ndarray, k: int) -> tuple[Any, str | None]:
+    """The regime fit, or (None, reason) when the data cannot carry one (too short, degenerate:
+    a singular or non-finite likelihood), so the rest of the section still shows."""
+    from wsbrisk_tui.engine import regime as rg
+
+    try:
+        return rg.fit_regimes(r, k), None
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return None, f"regime model n/a: {exc}"
