@@ -262,6 +262,7 @@ class RiskDeskApp(App[None]):
         if self._config_keymap:
             self.set_keymap(self._config_keymap)
         self._apply_layout(self.size.width)
+        self._watch_ladder_width()
         for pane in self.query(HistoryPane):
             pane.source_note = self._history_note
         self._focus_pane(self.initial_pane)
@@ -303,6 +304,23 @@ class RiskDeskApp(App[None]):
             for name in OVERVIEW_PANES:
                 tabs.show_tab(name)
         self._show_everywhere()
+
+    def _watch_ladder_width(self) -> None:
+        """Fit the overview whenever the ladder's table changes size (again after a recompose)."""
+        table = self.query_one("#ov-var", VarLadderPane).table
+        self.watch(table, "virtual_size", lambda _size: self._fit_overview(), init=False)
+
+    def _fit_overview(self) -> None:
+        """Wide layout: the VaR ladder takes its table's width (capped at 60% by the CSS), not its
+        longest footnote's (footnotes are cut with an ellipsis there), so Positions keeps the
+        rest for its Greek columns. Without a table (a message instead) the width is automatic."""
+        ladder = self.query_one("#ov-var", VarLadderPane)
+        table = ladder.table
+        if not table.display or table.virtual_size.width == 0:
+            ladder.styles.width = "auto"
+            return
+        scrollbar = table.styles.scrollbar_size_vertical if table.show_vertical_scrollbar else 0
+        ladder.styles.width = table.virtual_size.width + scrollbar + ladder.styles.gutter.width
 
     def pane(self, name: str) -> SnapshotPane:
         """The instance of pane ``name`` the user sees in the current layout."""
@@ -666,6 +684,7 @@ class RiskDeskApp(App[None]):
             self.snapshot = None
             for pane in self.all_panes():
                 await pane.clear()
+            self._watch_ladder_width()
             self._focus_pane(current)
         self.held_live = 0
         self.update_status()

@@ -71,9 +71,32 @@ def positions() -> tuple[PositionRow, ...]:
         PositionRow(symbol=OPTION_SYMBOL, kind="option", description="SPY 2025-03-21 600 C", qty=10,
                     price=12.5, price_source="broker mark", market_value=12_500.0, weight=0.0125,
                     day_pnl=-350.0, underlying="SPY",
-                    option={"underlying": "SPY", "expiry": "2025-03-21", "strike": 600.0,
-                            "right": "C", "dte": 65, "multiplier": 100.0, "delta": 0.42}),
+                    option=option_dict()),
     )
+
+
+def option_dict() -> dict[str, Any]:
+    """``PositionRow.option`` as the engine writes it (units in wsbrisk_tui.engine.option_book):
+    Greeks per share, position figures x qty 10 x multiplier 100 (delta_dollars at spot 500)."""
+    return {"underlying": "SPY", "expiry": "2025-03-21", "strike": 600.0, "right": "C", "multiplier": 100.0,
+            "dte": 65, "iv": 0.1812, "iv_source": "implied from mark", "delta": 0.42, "gamma": 0.0065,
+            "vega": 0.95, "theta": -0.21, "rho": 0.30, "model": "BSM", "status": "ok", "reason": None,
+            "iv_note": None, "style": "american", "spot": 500.0, "delta_shares": 420.0,
+            "delta_dollars": 210_000.0, "dollar_gamma_1pct": 16_250.0, "vega_usd": 950.0,
+            "theta_usd": -210.0, "rho_usd": 300.0, "premium_usd": 12_500.0, "adjusted": False}
+
+
+def exposures_section() -> dict[str, Any]:
+    """The option book's structures and flags (the engine's ``exposures`` section, trimmed)."""
+    return {
+        "as_of": "2025-01-14", "rate": 0.0432, "rate_source": "demo",
+        "exposures": {"by_underlying": [], "total": {}, "dte_buckets": []},
+        "structures": [{"underlying": "SPY", "expiry": "2025-03-21", "kind": "single leg",
+                        "description": "long call", "legs": [OPTION_SYMBOL], "net_premium_usd": 12_500.0,
+                        "max_loss_usd": 12_500.0, "risk": "defined", "note": None}],
+        "flags": [],
+        "notes": [],
+    }
 
 
 def var_results(na_method: str | None = None, na_reason: str = "") -> tuple[VarResult, ...]:
@@ -203,7 +226,8 @@ def make_snapshot(seq: int = 1, *, full: bool = True, na_method: str | None = No
     sections: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     if full:
-        sections = {"stress": stress_section(), "correlation": correlation_section(),
+        sections = {"stress": stress_section(), "exposures": exposures_section(),
+                    "correlation": correlation_section(),
                     "alerts": alerts_section(), "history": history_section()}
     else:
         unavailable = {"stress": "scenario library not loaded", "correlation": "fewer than 60 common days",

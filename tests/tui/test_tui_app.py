@@ -234,6 +234,47 @@ async def test_correlation_enter_on_cell_shows_pair():
         assert not isinstance(app.screen, PairDetail)
 
 
+async def test_positions_show_greeks_stocks_count_their_quantity():
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        table = app.pane("positions").table
+        # Option: delta_shares 420, theta_usd -210, vega_usd +950 (the engine's position figures).
+        assert [cell_text(table, OPTION_SYMBOL, c) for c in ("delta", "theta", "vega")] == ["420", "-210", "+950"]
+        # Stocks and ETFs: delta 1 per share, so delta shares = quantity; no theta or vega.
+        assert [cell_text(table, "TLT", c) for c in ("delta", "theta", "vega")] == ["-1,500", "-", "-"]
+        assert [cell_text(table, "AAPL", c) for c in ("delta", "theta", "vega")] == ["1,000", "-", "-"]
+        # At 80 columns every number is whole on screen: the row is cut after the Greeks.
+        row = next(line for line in screen_text(app).splitlines() if line.startswith("  SPY 600C"))
+        assert row.split()[2:] == ["10", "12,500", "1.2%", "▼", "-350", "1,100", "420", "-210", "+950"]
+
+
+async def test_wide_overview_gives_the_ladder_its_tables_width_and_positions_the_rest():
+    app = make_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        await pilot.pause(0.2)
+        ladder = app.query_one("#ov-var")
+        # Its table plus the left border and padding; the long footnotes are cut, not widening it.
+        assert ladder.outer_size.width == ladder.table.virtual_size.width + 2
+        row = next(line for line in screen_text(app).splitlines() if line.startswith("  SPY 600C"))
+        left_pane = row.split("▏")[0].split()
+        assert left_pane[left_pane.index("420"):][:3] == ["420", "-210", "+950"]
+
+
+async def test_a_missing_greek_is_na_not_zero():
+    def compute(seq):
+        snap = make_snapshot(seq)
+        opt = {k: v for k, v in snap.positions[3].option.items() if k not in ("theta_usd", "vega_usd")}
+        return replace(snap, positions=snap.positions[:3] + (replace(snap.positions[3], option=opt),))
+
+    app = make_app(compute)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        table = app.pane("positions").table
+        assert [cell_text(table, OPTION_SYMBOL, c) for c in ("delta", "theta", "vega")] == ["420", "n/a", "n/a"]
+
+
 async def test_positions_enter_opens_position_detail():
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
@@ -241,8 +282,47 @@ async def test_positions_enter_opens_position_detail():
         await pilot.press("j", "j", "j", "enter")
         await pilot.pause()
         assert isinstance(app.screen, PositionDetail)
-        assert "SPY 2025-03-21 600 C" in screen_text(app)
+        text = detail_text(app.screen)
+        assert "contract      SPY 2025-03-21 600 call, x100, 65 days to expiry, american exercise\n" in text
+        assert "implied vol   18.12%  (implied from mark)\n" in text
+        assert "model         BSM   spot 500.00\n" in text
+        assert "Greeks        per share               position (qty x multiplier)\n" in text
+        assert "  delta       +0.4200                 420.0 shares, +210,000 $ delta\n" in text
+        assert "  gamma       +0.0065 per $1          +16,250 $ delta per 1% move (dollar gamma)\n" in text
+        assert "  vega        +0.9500 $/vol pt        +950.00 $ per vol point\n" in text
+        assert "  theta       -0.2100 $/day           -210.00 $ per calendar day\n" in text
+        assert "  rho         +0.3000 $/1% rate       +300.00 $ per 1% rate\n" in text
+        assert "structure     long call (single leg, 1 leg, SPY 2025-03-21)\n" in text
+        assert "              defined risk, max loss 12,500 $, net premium +12,500 $\n" in text
+        assert "flags         none (pin, assignment, ex-dividend, adjusted root)" in text
         await pilot.press("escape")
+
+
+def test_option_detail_names_the_flags_and_spreads_of_the_position():
+    from snapshot_factory import exposures_section, positions
+
+    from wsbrisk_tui.widgets.positions import option_lines
+
+    row = positions()[3]
+    ex = exposures_section()
+    ex["structures"] = [{"underlying": "SPY", "expiry": "2025-03-21", "kind": "vertical spread",
+                         "description": "call debit spread", "legs": [OPTION_SYMBOL, "SPY250321C00610000"],
+                         "net_premium_usd": 4_000.0, "max_loss_usd": 4_000.0, "risk": "defined", "note": None},
+                        {"underlying": "QQQ", "expiry": "2025-03-21", "kind": "single leg", "description": "short put",
+                         "legs": ["QQQ250321P00400000"], "net_premium_usd": -900.0, "max_loss_usd": 39_100.0,
+                         "risk": "undefined", "note": "naked short put risk"}]
+    ex["flags"] = [{"kind": "pin_risk", "symbol": OPTION_SYMBOL, "underlying": "SPY", "message": "pin: test"},
+                   {"kind": "assignment_risk", "symbol": "QQQ250321P00400000", "underlying": "QQQ",
+                    "message": "not this one"}]
+    text = "\n".join(option_lines(row, ex))
+    assert "structure     call debit spread (vertical spread, 2 legs, SPY 2025-03-21)" in text
+    assert "short put" not in text and "not this one" not in text
+    assert "flag          pin risk: pin: test" in text
+    assert option_lines(row, None)[-1] == "structure     n/a: no exposures section in this snapshot"
+    opt = dict(row.option, status="n/a", reason="no spot for SPY", delta=None, delta_shares=None)
+    text = "\n".join(option_lines(replace(row, option=opt), ex))
+    assert "  delta       n/a                     n/a shares, +210,000 $ delta" in text
+    assert "n/a: no spot for SPY" in text
 
 
 async def test_pause_and_refresh_keys_drive_the_worker():
