@@ -319,7 +319,9 @@ class RiskDeskApp(App[None]):
         if not table.display or table.virtual_size.width == 0:
             ladder.styles.width = "auto"
             return
-        scrollbar = table.styles.scrollbar_size_vertical if table.show_vertical_scrollbar else 0
+        # Room for the vertical scrollbar always: it appears when the overview is short, after
+        # the table's virtual size (which triggers this fit) is known.
+        scrollbar = table.styles.scrollbar_size_vertical
         ladder.styles.width = table.virtual_size.width + scrollbar + ladder.styles.gutter.width
 
     def pane(self, name: str) -> SnapshotPane:

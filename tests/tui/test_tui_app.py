@@ -255,8 +255,9 @@ async def test_wide_overview_gives_the_ladder_its_tables_width_and_positions_the
         await wait_until(pilot, lambda: app.snapshot is not None)
         await pilot.pause(0.2)
         ladder = app.query_one("#ov-var")
-        # Its table plus the left border and padding; the long footnotes are cut, not widening it.
-        assert ladder.outer_size.width == ladder.table.virtual_size.width + 2
+        # Its table, room for a scrollbar, the left border and padding; the long footnotes are cut,
+        # not widening it.
+        assert ladder.outer_size.width == ladder.table.virtual_size.width + 2 + 2
         row = next(line for line in screen_text(app).splitlines() if line.startswith("  SPY 600C"))
         left_pane = row.split("▏")[0].split()
         assert left_pane[left_pane.index("420"):][:3] == ["420", "-210", "+950"]
