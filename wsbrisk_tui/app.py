@@ -34,7 +34,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -175,6 +175,8 @@ class RiskDeskApp(App[None]):
         history_note: str | None = None,
         what_if_model: Callable[[], Any] | None = None,
         what_if_unavailable: str = NO_WHAT_IF,
+        bell: bool = False,
+        fired_alerts: Callable[[], Sequence[Any]] | None = None,
     ) -> None:
         super().__init__()
         if initial_pane not in PANE_NAMES:
@@ -220,6 +222,12 @@ class RiskDeskApp(App[None]):
         #: (seq, error text) of the last failed build; retried on the next snapshot.
         self._what_if_error: tuple[int, str] | None = None
         self._what_if_building: int | None = None
+        self._bell = bell
+        self._fired_alerts = fired_alerts
+        self._bell_lock = threading.Lock()
+        self._bell_pending = False
+        #: Times the bell rang for new alerts (tests).
+        self.bells = 0
         self._first_rendered = False
         self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
         self._failures: LatestSlot[EngineFailure] = LatestSlot()
@@ -367,9 +375,25 @@ class RiskDeskApp(App[None]):
         return self.worker
 
     def _engine_compute(self, seq: int) -> RiskSnapshot:
-        """Engine thread: compute under the engine lock (what-if model builds take it too)."""
+        """Engine thread: compute under the engine lock, then note whether alerts fired.
+
+        ``fired_alerts`` (the monitor's ``last_fired``) is read here, right after the evaluation
+        that set it, so a snapshot skipped by conflation still rings the bell."""
         with self._engine_lock:
-            return self._compute(seq)
+            snapshot = self._compute(seq)
+            fired = self._fired_alerts() if self._fired_alerts is not None else ()
+        if fired:
+            with self._bell_lock:
+                self._bell_pending = True
+        return snapshot
+
+    def _ring_for_new_alerts(self) -> None:
+        """UI thread: ring the terminal bell once if alerts fired since the last ring (``alerts.bell``)."""
+        with self._bell_lock:
+            pending, self._bell_pending = self._bell_pending, False
+        if pending and self._bell:
+            self.bells += 1
+            self.bell()
 
     def _publish(self, item: Published) -> None:
         """Engine thread: keep the newest value, wake the UI only if it was not already woken."""
@@ -410,11 +434,28 @@ class RiskDeskApp(App[None]):
         if failure is not None and (live is None or failure.seq > live.meta.seq):
             self.failure = failure
             if self._failure_handler is not None:
-                self._store_call("record the engine-error alert", self._failure_handler,
-                                 failure.error, failure.when)
+                alerts = self._store_call("record the engine-error alert", self._failure_handler,
+                                          failure.error, failure.when)
+                self._show_failure_alerts(alerts)
+                if self._fired_alerts is not None and self._fired_alerts():
+                    with self._bell_lock:
+                        self._bell_pending = True
+        self._ring_for_new_alerts()
         if newer:
             self._refresh_what_if()
         self.update_status()
+
+    def _show_failure_alerts(self, alerts: Any) -> None:
+        """Put the alerts section ``on_failure`` returned (with its ``engine_error`` alert) on the
+        last good snapshot, so the Alerts pane shows the failure; the numbers stay as they were."""
+        from wsbrisk_tui.attach import with_section
+
+        if not isinstance(alerts, dict) or self.live_snapshot is None:
+            return
+        self.live_snapshot = with_section(self.live_snapshot, "alerts", alerts)
+        if not self.replaying:
+            self.snapshot = self.live_snapshot
+            self._show_everywhere()
 
     def _show_live(self, snapshot: RiskSnapshot) -> None:
         self._put_on_screen(snapshot)
@@ -857,9 +898,12 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
     the History pane where its history comes from, or why there is none.
 
     A runtime with ``risk_context()`` (a computing one) powers the stress pane's what-if box
-    (:func:`stress_model_builder`).
+    (:func:`stress_model_builder`); one with a ``monitor`` (``last_fired``) rings the bell on
+    new alerts when ``alerts.bell`` is set.
     """
     cfg = config if config is not None else runtime.config
+    monitor = getattr(runtime, "monitor", None)
+    fired = (lambda: list(monitor.last_fired)) if monitor is not None else None
     return RiskDeskApp(
         compute or runtime.compute,
         refresh_seconds=cfg.general.refresh_seconds,
@@ -881,6 +925,8 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
         replay_at=replay_at,
         history_note=history_note,
         what_if_model=stress_model_builder(runtime, cfg),
+        bell=bool(cfg.alerts.bell),
+        fired_alerts=fired,
     )
 
 
