@@ -350,3 +350,36 @@ def test_regime_failure_leaves_the_rest_of_the_section(monkeypatch, garch_series
     assert "n/a%" not in text
     assert ml.refresh_latest(book, r)["regime"] is None
     assert section["ml_quantile"]["var_pct"]["0.99"] is not None
+
+
+def test_record_quantiles(tmp_path) -> None:
+    from wsbrisk_tui.engine.history import HistoryStore
+
+    x = np.random.default_rng(9).standard_t(5, size=800)
+    dates = np.arange(np.datetime64("2021-03-01"), np.datetime64("2021-03-01") + x.size)
+    kw = dict(refit_every=400, min_train=300, seed=1)
+    early = ml.ml_quantile(x[:-1], **kw)
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        assert ml.record_quantiles(store, early, x[:-1], dates[:-1]) == (2, 0)
+        today = ml.ml_quantile(x, **kw)
+        assert ml.record_quantiles(store, today, x, dates) == (2, 2)
+        rows = store.predictions("ml_quantile_99", "book_var")
+        assert [r["as_of"] for r in rows] == [str(dates[-2]), str(dates[-1])]
+        assert rows[0]["prediction"] == pytest.approx(early.var_pct[0.99])
+        assert rows[0]["realised"] == pytest.approx(x[-1]) and rows[1]["realised"] is None
+
+
+def test_rolling_window_trains_on_the_last_rows_only() -> None:
+    ok = np.ones(100, dtype=bool)
+    ok[:10] = False
+    sched = ml.make_schedule(ok, horizon_days=5, refit_every=20, min_train=30, window=30)
+    # 30 usable rows are first reached at row 39; its target is observed 5 days later
+    assert sched.first_origin == 44 and sched.refits == (44, 64, 84)
+    np.testing.assert_array_equal(sched.train_rows(64, ok), np.arange(30, 60))
+    expanding = ml.make_schedule(ok, horizon_days=5, refit_every=20, min_train=30, window=None)
+    np.testing.assert_array_equal(expanding.train_rows(64, ok), np.arange(10, 60))
+    assert sched.blocks(100) == [(44, 64), (64, 84), (84, 100)]
+    r = simulate_garch(900, np.random.default_rng(3))
+    ev = ml.evaluate_volatility(r, horizon_days=1, refit_every=300, min_train=300, window=400,
+                                seed=1, models=("garch", "gradient_boosting"))
+    assert ev.window == "rolling 400d" and ev.table()[0]["window"] == "rolling 400d"

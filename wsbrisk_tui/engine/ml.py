@@ -912,3 +912,35 @@ def _regime_fit(r: np.ndarray, k: int) -> tuple[Any, str | None]:
         return rg.fit_regimes(r, k), None
     except (ValueError, np.linalg.LinAlgError) as exc:
         return None, f"regime model n/a: {exc}"
+
+
+def record_quantiles(store: Any, quantile: QuantileVar, returns_pct: np.ndarray,
+                     dates: np.ndarray, target: str = "book_var", *, now: Any = None
+                     ) -> tuple[int, int]:
+    """Store today's ``ml_quantile`` VaR (percent of NAV, model ``ml_quantile_<conf>``, e.g.
+    ``ml_quantile_99``) made on the last date, and fill each stored one whose next day is now in
+    ``returns_pct`` with that day's return (percent; an exception is realised < -prediction).
+    Returns (recorded, filled)."""
+    r = np.asarray(returns_pct, dtype=float)
+    d = np.asarray(dates, dtype="datetime64[D]")
+    if d.shape != r.shape:
+        raise ValueError("dates must match the return series")
+    index = {str(x): i for i, x in enumerate(d)}
+    as_of = date.fromisoformat(str(d[-1]))
+    recorded = filled = 0
+    for c in quantile.confidences:
+        model = f"ml_quantile_{round(c * 100, 1):g}"
+        var = quantile.var_pct.get(c)
+        if var is not None:
+            store.record_prediction(model, target, as_of, 1, var, created_at=now)
+            recorded += 1
+        for row in store.predictions(model, target):
+            if row["horizon_days"] != 1 or row["realised"] is not None:
+                continue
+            i = index.get(str(row["as_of"]))
+            if i is None or i + 1 >= r.size:
+                continue
+            store.fill_realised(model, target, date.fromisoformat(str(row["as_of"])), 1,
+                                float(r[i + 1]), now=now)
+            filled += 1
+    return recorded, filled
