@@ -383,3 +383,17 @@ def test_rolling_window_trains_on_the_last_rows_only() -> None:
     ev = ml.evaluate_volatility(r, horizon_days=1, refit_every=300, min_train=300, window=400,
                                 seed=1, models=("garch", "gradient_boosting"))
     assert ev.window == "rolling 400d" and ev.table()[0]["window"] == "rolling 400d"
+
+
+def test_evaluate_assets_per_underlying() -> None:
+    rng = np.random.default_rng(12)
+    a = simulate_garch(800, rng) / 100.0  # simple returns, as RiskInputs holds them
+    R = np.column_stack([a, 20 + rng.standard_normal(800), a[::-1]])
+    out = ml.evaluate_assets(R[:300], ("AAA", "VIX", "BBB"), min_train=300)
+    assert set(out) == {"AAA", "BBB"}  # the VIX factor is a feature, not a holding
+    assert all(isinstance(v, str) and v.startswith("n/a: ") for v in out.values())  # too short
+    out = ml.evaluate_assets(R, ("AAA", "VIX", "BBB"), min_train=300, refit_every=300, seed=4)
+    direct = ml.evaluate_volatility(100.0 * a, min_train=300, refit_every=300, seed=4)
+    assert out["AAA"].table() == direct.table()
+    with pytest.raises(ValueError, match="one column per asset"):
+        ml.evaluate_assets(R, ("AAA",))

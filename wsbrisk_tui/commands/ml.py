@@ -31,6 +31,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="refit the models every DAYS trading days (default: 63)")
     a.add_argument("--regimes", type=int, choices=(2, 3), default=2,
                    help="number of volatility regimes (default: 2)")
+    a.add_argument("--per-asset", action="store_true",
+                   help="also compare the 1-day volatility models on each underlying's own returns "
+                        "(refit every 252 days; ~1-2 s per asset)")
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -85,6 +88,17 @@ def render_text(section: dict[str, Any], header: str) -> str:
                      f"{b['zone'] or b['reason']}")
     notes = list(section["notes"]) + [n for v in section["volatility"] for n in v["notes"]] \
         + (list(rg["notes"]) if rg is not None else []) + list(q["notes"])
+    if section.get("assets"):
+        lines += ["", "1-day volatility per underlying (its own returns; out of sample)",
+                  f"  {'asset':<10} {'best':<18} {'sigma best':>10} {'GARCH':>7}  verdict"]
+        for name, a in section["assets"].items():
+            if "reason" in a:
+                lines.append(f"  {name:<10} {a['reason']}")
+                continue
+            cur = a["current_sigma_pct"]
+            best = a["best"]
+            lines.append(f"  {name:<10} {best:<18} {_f(cur.get(best), 2):>10} "
+                         f"{_f(cur.get('garch'), 2):>7}  {a['verdict']}")
     if notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -111,6 +125,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{portfolio.source}: ml evaluate: {exc}") from None
     section = book.to_dict()
     section["notes"] = list(prepared.notes) + section["notes"]
+    if args.per_asset:
+        from wsbrisk_tui.engine.ml import evaluate_assets
+        from wsbrisk_tui.engine.ml_features import align_vix
+        from wsbrisk_tui.engine.model import to_jsonable
+
+        vix = align_vix(inputs.dates, market.vix) if market.vix is not None else None
+        per = evaluate_assets(inputs.asset_returns, inputs.assets, vix=vix, seed=runtime.seed,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        section["assets"] = to_jsonable({k: ({"reason": v} if isinstance(v, str) else v.to_dict())
+                                         for k, v in per.items()})
     if args.format == "json":
         text = json.dumps(section, indent=2, allow_nan=False) + "\n"
     else:

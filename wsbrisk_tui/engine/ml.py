@@ -625,6 +625,33 @@ def ml_quantile(returns_pct: np.ndarray, *, vix: np.ndarray | None = None,
                        notes=notes, fitted=fitted, scale=scale)
 
 
+def evaluate_assets(asset_returns: np.ndarray, assets: Sequence[str], *,
+                    vix: np.ndarray | None = None, horizon_days: int = 1,
+                    refit_every: int = 252, min_train: int = DEFAULT_MIN_TRAIN, seed: int = 0,
+                    skip: Sequence[str] = ("VIX",), progress: Progress | None = None
+                    ) -> dict[str, VolEvaluation | str]:
+    """:func:`evaluate_volatility` on each asset's own daily returns ((n, k) simple returns,
+    scaled to percent here), the per-position view (an option's volatility is its
+    underlying's). Factor series in ``skip`` (VIX is a feature, not a holding) are left out.
+    An asset whose history cannot carry the walk-forward gets the reason instead."""
+    R = np.asarray(asset_returns, dtype=float)
+    if R.ndim != 2 or R.shape[1] != len(assets):
+        raise ValueError(f"asset_returns {R.shape} must have one column per asset ({len(assets)})")
+    out: dict[str, VolEvaluation | str] = {}
+    for k, name in enumerate(assets):
+        if name in skip:
+            continue
+        if progress is not None:
+            progress(f"ml: {name} ({horizon_days}-day volatility)")
+        try:
+            out[name] = evaluate_volatility(100.0 * R[:, k], vix=vix, horizon_days=horizon_days,
+                                            refit_every=refit_every, min_train=min_train,
+                                            seed=seed)
+        except ValueError as exc:
+            out[name] = f"n/a: {exc}"
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Per-refresh inference (no refit)
 # --------------------------------------------------------------------------------------------
