@@ -349,6 +349,12 @@ def test_regime_failure_leaves_the_rest_of_the_section(monkeypatch, garch_series
     assert "regime_scaled 1-day VaR: 95% n/a, 99% n/a (regime model n/a: Singular matrix)" in text
     assert "n/a%" not in text
     assert ml.refresh_latest(book, r)["regime"] is None
+    # the per-asset table: one line per underlying, the reason where there is no evaluation
+    section["assets"] = {"AAA": book.vol[0].to_dict(), "BBB": {"reason": "n/a: too short"}}
+    lines = render_text(section, "header").splitlines()
+    aaa = next(line for line in lines if line.startswith("  AAA"))
+    assert book.vol[0].best() in aaa and book.vol[0].verdict() in aaa
+    assert "  BBB        n/a: too short" in lines
     assert section["ml_quantile"]["var_pct"]["0.99"] is not None
 
 
