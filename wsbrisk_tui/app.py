@@ -89,8 +89,8 @@ NO_REPLAY_HISTORY = "no recorded history to replay yet: the dashboard or `wsbris
 REPLAY_ACTIONS = frozenset({"replay_step", "replay_end", "leave_replay"})
 ENGINE_ACTIONS = frozenset({"toggle_pause", "refresh_now", "change_interval"})
 #: Said in the what-if box when the dashboard has no engine that can build the risk inputs.
-NO_WHAT_IF = ("what-if needs a live engine: this dashboard computes nothing itself (it watches a "
-              "daemon's store); run `wsbrisk-tui` without --attach, or `wsbrisk-tui stress --shock`")
+NO_WHAT_IF = ("what-if needs a live engine: this dashboard watches another process's store and "
+              "computes nothing; use `wsbrisk-tui stress --shock 'SPY=-7%,VIX=+15'` for a what-if")
 #: Said in the what-if box while replaying (the book on screen is a recorded one).
 WHAT_IF_IN_REPLAY = ("what-if needs a live engine: replay shows recorded refreshes; "
                      "leave replay (Esc or R) to shock today's book")

@@ -37,7 +37,11 @@ def test_parse_size_accepts_wxh_and_refuses_nonsense():
         parse_size("30x10")
 
 
-def test_dashboard_session_records_and_a_second_one_does_not(user_dirs):
+def test_dashboard_session_records_and_a_second_one_watches_it(user_dirs):
+    import os
+
+    from wsbrisk_tui.attach import AttachedRuntime
+
     first = open_session(demo_args(), record=True)
     try:
         store_path = first.config.paths().history_db
@@ -45,8 +49,12 @@ def test_dashboard_session_records_and_a_second_one_does_not(user_dirs):
         assert first.notes == []
         second = open_session(demo_args(), record=True)
         try:
-            assert second.runtime.record is False  # one writer per store
-            assert any("does not record" in n for n in second.notes)
+            # One writer per store: the second dashboard attaches to the first one's store.
+            assert isinstance(second.runtime, AttachedRuntime) and second.runtime.path == store_path
+            assert second.notes == [f"another wsbrisk-tui (pid {os.getpid()}) is recording to "
+                                    f"{store_path}: watching it (attached)"]
+            # Its refresh interval is not in the store (only a daemon writes it): the config's is used.
+            assert second.runtime.daemon_interval() == first.config.general.refresh_seconds
         finally:
             second.close()
     finally:

@@ -111,18 +111,23 @@ def test_a_recording_dashboard_needs_no_note(user_dirs):
 
 
 def test_a_daemon_holding_the_lock_is_named(user_dirs):
+    import os
+
+    from wsbrisk_tui.attach import INFO_PID, AttachedRuntime
+
     first = open_session(demo_args(), record=False)  # only to learn the store path
     path = first.config.paths().history_db
     first.close()
-    HistoryStore(path).close()
+    store = HistoryStore(path)
+    store.set_info(INFO_PID, str(os.getpid()))  # as `wsbrisk-tui daemon` does
+    store.close()
     daemon = StoreLock(path)
     assert daemon.try_acquire()
     try:
         session = open_session(demo_args(), record=True)
         try:
-            assert not session.runtime.record and session.store is not None
-            assert session.history_note == (f"this dashboard does not record: a daemon holds {path} "
-                                            "and records the history shown here")
+            assert isinstance(session.runtime, AttachedRuntime) and session.store is session.runtime.store
+            assert session.history_note == f"attached: the history recorded by the daemon in {path}"
         finally:
             session.close()
     finally:

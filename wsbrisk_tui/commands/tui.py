@@ -4,8 +4,10 @@ Where the numbers come from:
 
 * default: the dashboard computes (:class:`~wsbrisk_tui.runtime.Runtime`), evaluates the alert
   rules and records each refresh in the history store (:class:`~wsbrisk_tui.attach.RecordingRuntime`),
-  which also feeds the History pane. If a daemon already holds the store's writer lock, the
-  dashboard still computes and shows history but does not record (one writer per store).
+  which also feeds the History pane.
+* a daemon (or another dashboard) already records to the store (it holds the writer lock): the
+  dashboard attaches to it automatically, as with ``--attach``, and says so. Several SSH sessions
+  then share one engine, and acknowledgements go to the store that knows the alert ids.
 * ``--attach``: nothing is computed; the dashboard shows the newest snapshot the daemon recorded
   (:class:`~wsbrisk_tui.attach.AttachedRuntime`), marked stale when the daemon falls silent.
 * ``--replay [first|last|ISO-TIME]``: open replaying the store's recorded snapshots
@@ -17,12 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from wsbrisk_tui.widgets import PANES
+
+#: How long a dashboard waits for a store whose writer lock is held but whose file does not exist
+#: yet (a daemon that has just started), before saying so.
+STORE_WAIT_S = 2.0
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -74,47 +81,38 @@ class Session:
 
 def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Session:
     """Build the runtime for ``args``. ``record=False`` never writes the store (snapshots);
-    ``quick_first`` publishes a fast partial snapshot before the first full one (interactive)."""
+    ``quick_first`` publishes a fast partial snapshot before the first full one (interactive).
+
+    With ``record`` and the store's writer lock held by another process (a daemon, or another
+    dashboard), the session attaches to that store instead of computing (:func:`attached_session`)."""
     from wsbrisk_tui.config import config_for_args
 
     cfg = config_for_args(args, os.environ)
     store_path = cfg.paths().history_db
     if getattr(args, "attach", False):
-        from wsbrisk_tui.attach import AttachedRuntime
-        from wsbrisk_tui.errors import InputError
+        return attached_session(cfg, store_path)
 
-        if not store_path.exists():
-            raise InputError(f"{store_path}: no history store to attach to: start `wsbrisk-tui daemon` "
-                             "first (or set history.path to the daemon's store)")
-        runtime = AttachedRuntime(store_path)
-        return Session(runtime, cfg, closers=[runtime.close], store=runtime.store,
-                       history_note=f"attached: the history recorded by the daemon in {store_path}")
+    from wsbrisk_tui.engine.lock import StoreLock
+
+    lock = StoreLock(store_path) if record else None
+    if lock is not None and not lock.try_acquire():
+        return attached_session(cfg, store_path, holder=lock)
 
     from wsbrisk_tui.attach import RecordingRuntime
     from wsbrisk_tui.engine.history import HistoryStore
     from wsbrisk_tui.engine.limits import AlertMonitor
-    from wsbrisk_tui.engine.lock import StoreLock
     from wsbrisk_tui.runtime import Runtime
 
     base = Runtime.from_config(cfg)
     base.quick_first = quick_first
     session = Session(base, cfg)
-    writing = False
-    if record:
-        lock = StoreLock(store_path)
-        writing = lock.try_acquire()
-        if writing:
-            session.closers.append(lock.release)
-        else:
-            session.notes.append(f"a daemon is recording to {store_path}: this dashboard computes but "
-                                 "does not record (watch the daemon with --attach)")
+    writing = lock is not None
+    if lock is not None:
+        session.closers.append(lock.release)
     if writing or store_path.exists():
-        # Read-write even when not recording: acknowledging an alert writes to the store.
-        store = HistoryStore.from_config(cfg, readonly=not (writing or record))
+        # Not recording (snapshot): read-only, the store is only read for the History pane.
+        store = HistoryStore.from_config(cfg, readonly=not writing)
         session.closers.append(store.close)
-        if record and not writing:
-            session.history_note = (f"this dashboard does not record: a daemon holds {store_path} "
-                                    "and records the history shown here")
     else:
         store = None
         session.notes.append("no history store yet: the History pane fills once refreshes are recorded")
@@ -124,6 +122,44 @@ def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Sessi
     session.store = store
     monitor = AlertMonitor(cfg.limits.effective(), cfg.alerts, store)
     session.runtime = RecordingRuntime(base, store, monitor, record=writing)
+    return session
+
+
+def attached_session(cfg: Any, store_path: Any, *, holder: Any = None) -> Session:
+    """Watch the store at ``store_path`` (:class:`~wsbrisk_tui.attach.AttachedRuntime`).
+
+    ``holder`` is the writer lock another process holds when the dashboard attaches by itself:
+    the notice names a daemon when the store's recorded daemon pid is the lock holder's, another
+    wsbrisk-tui otherwise (whose refresh interval is not in the store: the config's is used to
+    tell when it falls silent)."""
+    from wsbrisk_tui.attach import INFO_PID, AttachedRuntime
+    from wsbrisk_tui.errors import InputError
+
+    if holder is None and not store_path.exists():
+        raise InputError(f"{store_path}: no history store to attach to: start `wsbrisk-tui daemon` "
+                         "first (or set history.path to the daemon's store)")
+    deadline = time.monotonic() + STORE_WAIT_S
+    while not store_path.exists():
+        if time.monotonic() > deadline:
+            pid = holder.holder_pid()
+            raise InputError(f"{store_path}: another wsbrisk-tui (pid {pid if pid is not None else 'unknown'}) "
+                             "holds the store's writer lock but has not created the store yet: run the "
+                             "dashboard again in a moment (it will watch that process)")
+        time.sleep(0.1)
+    runtime = AttachedRuntime(store_path)
+    session = Session(runtime, cfg, closers=[runtime.close], store=runtime.store,
+                      history_note=f"attached: the history recorded by the daemon in {store_path}")
+    if holder is not None:
+        pid = holder.holder_pid()
+        daemon_pid = runtime.store.info(INFO_PID)
+        if pid is not None and daemon_pid is not None and daemon_pid.strip() == str(pid):
+            session.notes.append(f"a daemon is recording to {store_path}: watching it (attached)")
+        else:
+            who = f"pid {pid}" if pid is not None else "pid unknown"
+            session.notes.append(f"another wsbrisk-tui ({who}) is recording to {store_path}: "
+                                 "watching it (attached)")
+            session.history_note = f"attached: the history recorded by wsbrisk-tui ({who}) in {store_path}"
+            runtime.interval_s = float(cfg.general.refresh_seconds)
     return session
 
 
