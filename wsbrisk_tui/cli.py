@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "stress": "stress",
     "daemon": "daemon",
     "history": "history",
+    "ml": "ml",
     "config": "config_cmd",
 }
 
