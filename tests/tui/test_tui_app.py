@@ -196,9 +196,9 @@ async def test_stress_enter_opens_scenario_and_escape_goes_back():
         assert "Stress scenario: 2008 GFC (historical)" in screen_text(app)
         text = detail_text(app.screen)
         # max_drawdown is currency, max_drawdown_pct the fraction of the peak.
-        assert "max drawdown     210,000 USD (21.0% of the peak), trough 2008-11-20" in text
-        assert "recovered 412 trading days after the trough" in text
-        assert "P&L path 2007-10-09 .. 2009-03-09 (5 trading days), low -210,000, high +0 USD" in text
+        assert "  max drawdown     210,000 USD (21.0% of the peak)\n" in text
+        assert "  trough           2008-11-20, recovered 412 trading days later" in text
+        assert "  P&L path 2007-10-09..2009-03-09, 5 days, low -210,000, high +0" in text
         assert app.screen.query_one(".replay-path").data == [0.0, -50_000.0, -120_000.0, -210_000.0, -171_000.0]
         # Shocks in their units.
         assert "  rates            -180bp\n  VIX             +33 pts\n" in text
@@ -207,12 +207,37 @@ async def test_stress_enter_opens_scenario_and_escape_goes_back():
         assert text.index("SPY           ▼ -160,000") < text.index("AAPL           ▼ -57,000")
         assert "  position      full reval  Greeks explain\n" in text
         assert "  SPY 600C       ▼ -12,500       ▼ -11,900\n" in text
-        assert "Greeks explain: delta-gamma-vega-theta approximation, never used in totals" in text
+        assert "Greeks explain: delta-gamma-vega-theta estimate, never in totals" in text
         assert "TLT            ▲ +47,100\n" in text  # no explain for a stock
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, StressDetail)
         assert app.current_pane == "stress"
+
+
+async def test_stress_detail_says_when_a_replay_has_not_recovered_and_names_no_limit():
+    def compute(seq):
+        snap = make_snapshot(seq)
+        stress = dict(snap.sections["stress"])
+        gfc = dict(stress["scenarios"][0])
+        gfc["replay"] = dict(gfc["replay"], days_to_recover=None, recovery_note="not recovered by 2020-12-31",
+                             missing=["TLT"])
+        stress["scenarios"] = [gfc, *stress["scenarios"][1:]]
+        stress["limit"] = {"stress_loss_pct": None, "worst_loss_pct": 0.1824, "breached": None}
+        return replace(snap, sections={**snap.sections, "stress": stress})
+
+    app = make_app(compute)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("3")
+        await pilot.pause()
+        assert static_text(app.pane("stress").note) == (
+            "worst: 2008 GFC  ▼ -182,400 USD (-18.2% of NAV)  ·  no stress-loss limit set (limits.stress_loss_pct)")
+        await pilot.press("enter")
+        await pilot.pause()
+        text = detail_text(app.screen)
+        assert "  trough           2008-11-20, not recovered by 2020-12-31\n" in text
+        assert "  left out (no prices): TLT" in text
 
 
 async def test_correlation_enter_on_cell_shows_pair():
@@ -284,17 +309,18 @@ async def test_positions_enter_opens_position_detail():
         await pilot.pause()
         assert isinstance(app.screen, PositionDetail)
         text = detail_text(app.screen)
-        assert "contract      SPY 2025-03-21 600 call, x100, 65 days to expiry, american exercise\n" in text
+        assert text.startswith(f"symbol        {OPTION_SYMBOL}\n"
+                               "contract      SPY 2025-03-21 600 call x100, 65d to expiry, american\n")
         assert "implied vol   18.12%  (implied from mark)\n" in text
         assert "model         BSM   spot 500.00\n" in text
         assert "Greeks        per share               position (qty x multiplier)\n" in text
         assert "  delta       +0.4200                 420.0 shares, +210,000 $ delta\n" in text
-        assert "  gamma       +0.0065 per $1          +16,250 $ delta per 1% move (dollar gamma)\n" in text
+        assert "  gamma       +0.0065 per $1          +16,250 Δ$ per 1% move\n" in text
         assert "  vega        +0.9500 $/vol pt        +950.00 $ per vol point\n" in text
         assert "  theta       -0.2100 $/day           -210.00 $ per calendar day\n" in text
         assert "  rho         +0.3000 $/1% rate       +300.00 $ per 1% rate\n" in text
         assert "structure     long call (single leg, 1 leg, SPY 2025-03-21)\n" in text
-        assert "              defined risk, max loss 12,500 $, net premium +12,500 $\n" in text
+        assert "              defined risk, max loss 12,500 $, premium +12,500 $\n" in text
         assert "flags         none (pin, assignment, ex-dividend, adjusted root)" in text
         await pilot.press("escape")
 
@@ -319,7 +345,7 @@ def test_option_detail_names_the_flags_and_spreads_of_the_position():
     assert "structure     call debit spread (vertical spread, 2 legs, SPY 2025-03-21)" in text
     assert "short put" not in text and "not this one" not in text
     assert "flag          pin risk: pin: test" in text
-    assert option_lines(row, None)[-1] == "structure     n/a: no exposures section in this snapshot"
+    assert option_lines(row, None)[-2:] == ["structure     n/a: no exposures section in this snapshot", ""]
     opt = dict(row.option, status="n/a", reason="no spot for SPY", delta=None, delta_shares=None)
     text = "\n".join(option_lines(replace(row, option=opt), ex))
     assert "  delta       n/a                     n/a shares, +210,000 $ delta" in text

@@ -118,7 +118,8 @@ def _per_share(x: float | None, decimals: int = 4) -> str:
 def option_lines(row: PositionRow, exposures: Any) -> list[str]:
     """The decoded contract, IV and its source, the model, every Greek with its units (per share
     and for the position), and the structures and expiry flags of the exposures section that
-    name this position. Formatting only: every figure is the engine's."""
+    name this position. Formatting only: every figure is the engine's. Gamma's position figure is
+    the dollar gamma: the change of delta dollars (Δ$) for a 1% move of the underlying."""
     opt = row.option if isinstance(row.option, dict) else {}
     o = option_fields(row) or {}
     right = {"C": "call", "P": "put"}.get(o.get("right") or "", fmt.NA)
@@ -127,14 +128,14 @@ def option_lines(row: PositionRow, exposures: Any) -> list[str]:
     dte = o.get("dte")
     contract = (f"{o.get('underlying', row.underlying)} {o.get('expiry') or fmt.NA} "
                 f"{fmt.NA if strike is None else f'{strike:g}'} {right}")
-    contract += f", x{mult:g}" if mult is not None else f", multiplier {fmt.NA}"
-    contract += f", {dte} days to expiry" if dte is not None else ""
+    contract += f" x{mult:g}" if mult is not None else f", multiplier {fmt.NA}"
+    contract += f", {dte}d to expiry" if dte is not None else ""
     if isinstance(opt.get("style"), str):
-        contract += f", {opt['style']} exercise"
+        contract += f", {opt['style']}"
     if opt.get("adjusted"):
         contract += " (adjusted contract)"
     iv = as_float(opt.get("iv"))
-    lines = ["", f"contract      {contract}",
+    lines = [f"contract      {contract}",
              f"implied vol   {fmt.pct(iv, 2)}  ({opt.get('iv_source') or 'source n/a'})"]
     if isinstance(opt.get("iv_note"), str) and opt["iv_note"]:
         lines.append(f"              {opt['iv_note']}")
@@ -146,8 +147,8 @@ def option_lines(row: PositionRow, exposures: Any) -> list[str]:
         f"Greeks        {'per share':<24}position (qty x multiplier)",
         f"  delta       {_per_share(g['delta']):<24}{fmt.num(g['delta_shares'], 1)} shares, "
         f"{fmt.money(g['delta_dollars'], signed=True)} $ delta",
-        f"  gamma       {_per_share(g['gamma']) + ' per $1':<24}{fmt.money(g['dollar_gamma_1pct'], signed=True)} $ "
-        "delta per 1% move (dollar gamma)",
+        f"  gamma       {_per_share(g['gamma']) + ' per $1':<24}{fmt.money(g['dollar_gamma_1pct'], signed=True)} "
+        "Δ$ per 1% move",
         f"  vega        {_per_share(g['vega']) + ' $/vol pt':<24}{fmt.money(g['vega_usd'], 2, signed=True)} $ per vol point",
         f"  theta       {_per_share(g['theta']) + ' $/day':<24}{fmt.money(g['theta_usd'], 2, signed=True)} $ per calendar day",
         f"  rho         {_per_share(g['rho']) + ' $/1% rate':<24}{fmt.money(g['rho_usd'], 2, signed=True)} $ per 1% rate",
@@ -155,7 +156,7 @@ def option_lines(row: PositionRow, exposures: Any) -> list[str]:
     if opt.get("status") not in (None, "ok"):
         lines.append(f"n/a: {opt.get('reason') or 'no reason given'}")
     lines += structure_lines(row.symbol, exposures)
-    return lines
+    return lines + [""]
 
 
 def structure_lines(symbol: str, exposures: Any) -> list[str]:
@@ -171,7 +172,7 @@ def structure_lines(symbol: str, exposures: Any) -> list[str]:
         lines.append(f"structure     {st.get('description') or fmt.NA} ({st.get('kind') or fmt.NA}, "
                      f"{legs} leg{'s' if legs != 1 else ''}, {st.get('underlying', '?')} {st.get('expiry', '?')})")
         lines.append(f"              {risk} risk, max loss {fmt.money(as_float(st.get('max_loss_usd')))} $, "
-                     f"net premium {fmt.money(as_float(st.get('net_premium_usd')), signed=True)} $")
+                     f"premium {fmt.money(as_float(st.get('net_premium_usd')), signed=True)} $")
         if isinstance(st.get("note"), str) and st["note"]:
             lines.append(f"              {st['note']}")
     if not lines:
@@ -189,8 +190,11 @@ class PositionDetail(DetailScreen):
 
     def __init__(self, row: PositionRow, contribution: Contribution | None, currency: str,
                  exposures: Any = None) -> None:
-        lines = [
-            f"symbol        {row.symbol}",
+        lines = [f"symbol        {row.symbol}"]
+        if row.kind == "option":
+            # The contract and its Greeks first: what an option's detail is opened for.
+            lines += option_lines(row, exposures)
+        lines += [
             f"type          {type_text(row)}",
             f"description   {row.description}",
             f"quantity      {fmt.qty(row.qty)}",
@@ -208,8 +212,6 @@ class PositionDetail(DetailScreen):
                       f"  component   {fmt.money(contribution.component)}",
                       f"  marginal    {fmt.num(contribution.marginal, 4)}",
                       f"  incremental {fmt.money(contribution.incremental)}"]
-        if row.kind == "option":
-            lines += option_lines(row, exposures)
         if row.status != "ok":
             lines.append(f"n/a: {row.reason or 'no reason given'}")
         super().__init__(f"Position {row.symbol}", Text("\n".join(lines)))

@@ -39,7 +39,7 @@ from wsbrisk_tui.widgets.whatif import WhatIfBox
 
 NOT_YET = "Stress testing is not computed yet"
 #: Said under the per-position P&L when a scenario has an explain column.
-EXPLAIN_LEGEND = "Greeks explain: delta-gamma-vega-theta approximation, never used in totals"
+EXPLAIN_LEGEND = "Greeks explain: delta-gamma-vega-theta estimate, never in totals"
 #: Display names of shock keys that carry their unit in the key.
 SHOCK_NAMES = {"vix_points": "VIX", "rates_bp": "rates", "credit_bp": "credit"}
 
@@ -178,16 +178,15 @@ class StressDetail(DetailScreen):
         dd, dd_pct = as_float(replay.get("max_drawdown")), as_float(replay.get("max_drawdown_pct"))
         days = replay.get("days_to_recover")
         if isinstance(days, int) and not isinstance(days, bool):
-            recovery = f"recovered {days} trading days after the trough"
+            recovery = f"recovered {days} trading days later"
         else:
             note = replay.get("recovery_note")
             recovery = note if isinstance(note, str) and note else f"recovery {fmt.NA}"
         lines = ["", f"historical replay {span} (base close {replay.get('base_date', fmt.NA)})",
                  f"  P&L at the end   {pnl_text(as_float(replay.get('pnl')))} {self.currency} "
                  f"({fmt.pct(as_float(replay.get('pnl_pct')), 1, signed=True)} of NAV)",
-                 f"  max drawdown     {fmt.money(dd)} {self.currency} ({fmt.pct(dd_pct, 1)} of the peak), "
-                 f"trough {replay.get('trough_date', fmt.NA)}",
-                 f"  {recovery}"]
+                 f"  max drawdown     {fmt.money(dd)} {self.currency} ({fmt.pct(dd_pct, 1)} of the peak)",
+                 f"  trough           {replay.get('trough_date', fmt.NA)}, {recovery}"]
         missing = replay.get("missing")
         if isinstance(missing, list) and missing:
             lines.append(f"  left out (no prices): {', '.join(str(m) for m in missing)}")
@@ -199,9 +198,9 @@ class StressDetail(DetailScreen):
         dates, values = parsed
         pnl = [v for v in values if v is not None]
         widgets.append(Sparkline(pnl, summary_function=min, classes="replay-path"))
-        widgets.append(Static(f"  P&L path {dates[0]} .. {dates[-1]} ({len(pnl)} trading days), "
-                              f"low {fmt.money(min(pnl), signed=True)}, high {fmt.money(max(pnl), signed=True)} "
-                              f"{self.currency}", markup=False))
+        widgets.append(Static(f"  P&L path {dates[0]}..{dates[-1]}, {len(pnl)} days, "
+                              f"low {fmt.money(min(pnl), signed=True)}, high {fmt.money(max(pnl), signed=True)}",
+                              markup=False))
         return widgets
 
 
