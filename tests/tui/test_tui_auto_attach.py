@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 from snapshot_factory import make_snapshot
 
-from wsbrisk_tui.attach import INFO_PID, AttachedRuntime, RecordingRuntime
+from wsbrisk_tui.attach import INFO_INTERVAL, INFO_PID, AttachedRuntime, RecordingRuntime
 from wsbrisk_tui.commands import tui as tui_cmd
 from wsbrisk_tui.commands.tui import dashboard_app, open_session
 from wsbrisk_tui.engine.history import HistoryStore
@@ -76,6 +76,7 @@ async def test_with_a_daemon_recording_the_dashboard_attaches_and_acks_reach_its
     daemon_store = HistoryStore(path)
     try:
         daemon_store.set_info(INFO_PID, str(os.getpid()))
+        daemon_store.set_info(INFO_INTERVAL, "10.0")  # as `wsbrisk-tui daemon --interval 10` does
         probe = open_session(demo_args(), record=False)
         cfg = probe.config
         probe.close()
@@ -89,6 +90,8 @@ async def test_with_a_daemon_recording_the_dashboard_attaches_and_acks_reach_its
         try:
             assert isinstance(session.runtime, AttachedRuntime) and session.runtime.path == path
             assert session.notes == [f"a daemon is recording to {path}: watching it (attached)"]
+            # It looks for new records as often as the daemon writes them (the config says 60 s).
+            assert cfg.general.refresh_seconds == 60 and session.config.general.refresh_seconds == 10
             app = dashboard_app(session)
             async with app.run_test(size=SMALL) as pilot:
                 await wait_until(pilot, lambda: app.snapshot is not None)

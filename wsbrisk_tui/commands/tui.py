@@ -131,7 +131,8 @@ def attached_session(cfg: Any, store_path: Any, *, holder: Any = None) -> Sessio
     ``holder`` is the writer lock another process holds when the dashboard attaches by itself:
     the notice names a daemon when the store's recorded daemon pid is the lock holder's, another
     wsbrisk-tui otherwise (whose refresh interval is not in the store: the config's is used to
-    tell when it falls silent)."""
+    tell when it falls silent). The dashboard looks for new records at the shorter of its own
+    refresh interval and the daemon's."""
     from wsbrisk_tui.attach import INFO_PID, AttachedRuntime
     from wsbrisk_tui.errors import InputError
 
@@ -160,6 +161,11 @@ def attached_session(cfg: Any, store_path: Any, *, holder: Any = None) -> Sessio
                                  "watching it (attached)")
             session.history_note = f"attached: the history recorded by wsbrisk-tui ({who}) in {store_path}"
             runtime.interval_s = float(cfg.general.refresh_seconds)
+    # Look for new records at least as often as they are written (reading one costs milliseconds).
+    poll_s = min(float(cfg.general.refresh_seconds), max(1.0, runtime.daemon_interval()))
+    if poll_s != cfg.general.refresh_seconds:
+        session.config = cfg.with_overrides({"general.refresh_seconds": poll_s},
+                                            labels={"general.refresh_seconds": f"the daemon's interval in {store_path}"})
     return session
 
 
