@@ -28,7 +28,6 @@ from wsbrisk_tui.threads import limit_blas_threads
 
 limit_blas_threads()  # the CLI's policy, before NumPy loads
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -44,3 +44,13 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
     yield
+
+
+@pytest.fixture
+def user_dirs(tmp_path, monkeypatch):
+    """Config, data, cache and state folders under tmp_path (platformdirs reads XDG_* at call
+    time), no WSBRISK_CONFIG: nothing of the user's leaks in, nothing of the test leaks out."""
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
+    return tmp_path

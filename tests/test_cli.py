@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from wsbrisk_tui.cli import main
@@ -21,12 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path, monkeypatch):
-    """No user config, data or cache leaks in or out of a test."""
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
-    for var in ("WSBRISK_CONFIG", "FRED_API_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY",
-                "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+def _isolated_dirs(user_dirs, monkeypatch):
+    """No user config, data, cache or keys leak in or out of a test (user_dirs: conftest)."""
+    for var in ("FRED_API_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID",
+                "APCA_API_SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -15,7 +15,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest

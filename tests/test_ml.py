@@ -4,7 +4,6 @@ persistence and the history record. Offline, seeded, small data (1,500 days, ref
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import numpy as np
 import pytest

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import stat
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo

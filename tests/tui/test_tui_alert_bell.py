@@ -3,10 +3,10 @@ alert in the Alerts pane on top of the last good numbers."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from snapshot_factory import frozen_clock, make_snapshot
+from tui_helpers import wait_until
 
 from wsbrisk_tui.app import create_app
 from wsbrisk_tui.attach import RecordingRuntime
@@ -15,15 +15,6 @@ from wsbrisk_tui.engine.limits import AlertMonitor
 from wsbrisk_tui.textexport import screen_text
 
 SMALL = (80, 24)
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 class FakeMonitor:

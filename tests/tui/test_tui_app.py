@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 from snapshot_factory import OPTION_SYMBOL, frozen_clock, make_snapshot
+from tui_helpers import wait_until
 from textual import events
 from textual.notifications import Notify
 from textual.widgets import TabbedContent
@@ -36,15 +37,6 @@ def make_app(compute=None, **kwargs) -> RiskDeskApp:
     kwargs.setdefault("now", frozen_clock)
     kwargs.setdefault("monotonic", lambda: 1000.0)
     return RiskDeskApp(compute or (lambda seq: make_snapshot(seq)), **kwargs)
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def status_text(app: RiskDeskApp) -> str:

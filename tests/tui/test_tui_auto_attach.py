@@ -8,13 +8,12 @@ show the daemon's refresh, and acknowledge the daemon's alerts in the daemon's s
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 from datetime import datetime, timezone
 
 import pytest
 from snapshot_factory import make_snapshot
+from tui_helpers import demo_args, wait_until
 
 from wsbrisk_tui.attach import INFO_INTERVAL, INFO_PID, AttachedRuntime, RecordingRuntime
 from wsbrisk_tui.commands import tui as tui_cmd
@@ -26,21 +25,6 @@ from wsbrisk_tui.errors import InputError
 from wsbrisk_tui.widgets.status import StatusBar
 
 SMALL = (80, 24)
-
-
-@pytest.fixture
-def user_dirs(tmp_path, monkeypatch):
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
-    return tmp_path
-
-
-def demo_args(**kw) -> argparse.Namespace:
-    base = dict(config=None, positions=None, account=None, prices=None, demo=True, offline=True,
-                refresh=None, theme=None, no_color=False, seed=None, attach=False)
-    base.update(kw)
-    return argparse.Namespace(**base)
 
 
 class FactoryBook:
@@ -58,15 +42,6 @@ def store_path_for(args) -> object:
         return probe.config.paths().history_db
     finally:
         probe.close()
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 async def test_with_a_daemon_recording_the_dashboard_attaches_and_acks_reach_its_store(user_dirs):

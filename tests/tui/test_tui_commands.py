@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 
 import pytest
+from tui_helpers import demo_args
 
 from wsbrisk_tui.cli import main
 from wsbrisk_tui.commands.snapshot import parse_size
 from wsbrisk_tui.commands.tui import open_session
 from wsbrisk_tui.errors import InputError
-
-
-@pytest.fixture
-def user_dirs(tmp_path, monkeypatch):
-    """Config, data and cache folders under tmp_path (platformdirs reads XDG_* at call time)."""
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
-    return tmp_path
-
-
-def demo_args(**kw) -> argparse.Namespace:
-    base = dict(config=None, positions=None, account=None, prices=None, demo=True, offline=True,
-                refresh=None, theme=None, no_color=False, seed=None, attach=False)
-    base.update(kw)
-    return argparse.Namespace(**base)
 
 
 def test_parse_size_accepts_wxh_and_refuses_nonsense():

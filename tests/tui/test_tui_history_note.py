@@ -7,12 +7,11 @@ hands it to the pane as a note.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 
-import pytest
 from snapshot_factory import frozen_clock, make_snapshot
+from tui_helpers import demo_args
 
 from wsbrisk_tui.app import RiskDeskApp
 from wsbrisk_tui.attach import RecordingRuntime
@@ -84,21 +83,6 @@ async def test_with_history_the_note_says_whose_it_is():
 
 
 # -- the notes the sessions give -------------------------------------------------------------
-
-
-@pytest.fixture
-def user_dirs(tmp_path, monkeypatch):
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
-    return tmp_path
-
-
-def demo_args(**kw) -> argparse.Namespace:
-    base = dict(config=None, positions=None, account=None, prices=None, demo=True, offline=True,
-                refresh=None, theme=None, no_color=False, seed=None, attach=False)
-    base.update(kw)
-    return argparse.Namespace(**base)
 
 
 def test_a_recording_dashboard_needs_no_note(user_dirs):

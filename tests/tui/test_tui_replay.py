@@ -8,12 +8,12 @@ book of snapshot_factory with NAV 1,000,000, so every assertion can tell which o
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 from history_factory import T0, sample_snapshot
 from snapshot_factory import frozen_clock, make_snapshot
+from tui_helpers import wait_until
 from textual.notifications import Notify
 
 from wsbrisk_tui.app import NO_REPLAY_HISTORY, RiskDeskApp
@@ -44,15 +44,6 @@ def make_app(store=None, compute=None, **kwargs) -> RiskDeskApp:
     kwargs.setdefault("monotonic", lambda: 1000.0)
     replay = ReplaySource(store) if store is not None else None
     return RiskDeskApp(compute or (lambda seq: make_snapshot(seq)), replay=replay, **kwargs)
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def status(app: RiskDeskApp) -> str:
@@ -319,15 +310,6 @@ async def test_command_palette_offers_replay_only_when_it_applies(store):
 
 
 # -- the --replay flag ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def user_dirs(tmp_path, monkeypatch):
-    """Config, data and cache folders under tmp_path (platformdirs reads XDG_* at call time)."""
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.delenv("WSBRISK_CONFIG", raising=False)
-    return tmp_path
 
 
 def test_replay_flag_parses_on_the_bare_command_and_on_tui():

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from history_factory import T0, sample_snapshot
 from snapshot_factory import OPTION_SYMBOL, frozen_clock, make_snapshot
+from tui_helpers import wait_until
 
 from wsbrisk_tui import fmt
 from wsbrisk_tui.app import NO_WHAT_IF, WHAT_IF_IN_REPLAY, RiskDeskApp
@@ -26,15 +27,6 @@ from wsbrisk_tui.widgets.whatif import ShockInput, WhatIfBox
 
 SMALL = (80, 24)
 DEMO_SHOCK = "SPY=-7%,VIX=+15,rates=+50bp"
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def result_text(box: WhatIfBox) -> str:

@@ -240,7 +240,6 @@ def crr_price(S: Any, K: Any, T: Any, r: Any, q: Any, sigma: Any, right: Any, st
     S, K, T, r, q, sigma, w, D, tau = _broadcast(S, K, T, r, q, sigma, w, div_amount, div_time)
     shape = S.shape
     S, K, T, r, q, sigma, w, D, tau = (a.ravel() for a in (S, K, T, r, q, sigma, w, D, tau))
-    n = S.size
     out = np.maximum(w * (S - K), 0.0)  # T <= 0: intrinsic
     live = T > 0
     if np.any(live):

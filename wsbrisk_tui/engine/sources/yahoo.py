@@ -353,7 +353,6 @@ def fetch_yahoo_prices(
     ``today`` (default: the local date) fixes "now" for staleness and the last completed session;
     ``sleep`` is the back-off wait (injected by tests).
     """
-    import pandas as pd
 
     book = list(dict.fromkeys(s.strip() for s in symbols))
     if not book:
