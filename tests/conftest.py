@@ -13,6 +13,11 @@ from wsbrisk_tui.threads import limit_blas_threads
 limit_blas_threads()  # as the CLI does, before NumPy loads: small matrices, 2 cores
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Property tests draw the same examples on every run, so a red CI run is reproducible.
+hypothesis_settings.register_profile("wsbrisk", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("wsbrisk")
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection

@@ -18,12 +18,17 @@ from wsbrisk_tui.engine.var import (
 )
 
 CONF = (0.9, 0.95, 0.99, 0.999)
-PROPS = settings(max_examples=30, deadline=None)
+# derandomize: CI runs the same examples every time (a failure is reproducible, not a lottery)
+PROPS = settings(max_examples=30, deadline=None, derandomize=True)
 
+# No subnormals: scaling -5e-324 by 0.5 underflows to 0 and moves a value across the ES tail
+# boundary, a floating-point artefact rather than a property of the estimators.
 pnl_samples = arrays(np.float64, st.integers(40, 120),
-                     elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False))
+                     elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False,
+                                        allow_subnormal=False))
 position_matrices = arrays(np.float64, st.tuples(st.integers(40, 100), st.integers(1, 5)),
-                           elements=st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+                           elements=st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False,
+                                              allow_subnormal=False))
 
 
 def _spread(x: np.ndarray) -> bool:
