@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from wsbrisk_tui.threads import limit_blas_threads
 limit_blas_threads()  # the CLI's policy, before NumPy loads
 
 import numpy as np  # noqa: E402
+from _timing import median_ms  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,15 +51,6 @@ NAME_WIDTH = 60
 # --------------------------------------------------------------------------------------------
 
 
-def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def fmt_ms(ms: float | None) -> str:

@@ -200,7 +200,7 @@ def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineS
             # A section that fails says why on its pane; the rest of the snapshot stands.
             unavailable[name] = f"{type(exc).__name__}: {exc}"
     if option_context is not None:
-        notes.extend(n for n in option_context.notes if n not in notes)
+        notes.extend(option_context.notes)  # de-duplicated with the rest below
 
     meta = SnapshotMeta(
         seq=seq,

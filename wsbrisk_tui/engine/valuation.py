@@ -17,6 +17,7 @@ Rules (the README repeats them):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -136,7 +137,7 @@ def value_book(portfolio: Portfolio, market: MarketData,
     final_rows = []
     for r in rows:
         weight = r.market_value / nav if (nav_ok and r.market_value is not None) else None
-        final_rows.append(PositionRow(**{**r.__dict__, "weight": weight}))
+        final_rows.append(dataclasses.replace(r, weight=weight))
     day = [r.day_pnl for r in rows]
     day_pnl = math.fsum(d for d in day if d is not None) if all(d is not None for d in day) and day else None
     return ValuedBook(
