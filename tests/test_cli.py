@@ -28,12 +28,17 @@ def _isolated_dirs(user_dirs, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def demo_report() -> dict:
+def demo_report(tmp_path_factory) -> dict:
     import io
     from contextlib import redirect_stdout
 
+    home = tmp_path_factory.mktemp("report-home")
     buf = io.StringIO()
-    with redirect_stdout(buf):
+    # module scope runs before the per-test isolation: isolate here too (no saved ML models)
+    with pytest.MonkeyPatch.context() as mp, redirect_stdout(buf):
+        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+            mp.setenv(name, str(home / name.lower()))
+        mp.delenv("WSBRISK_CONFIG", raising=False)
         assert main(["report", "--demo", "--format", "json"]) == 0
     return json.loads(buf.getvalue())
 
@@ -54,10 +59,15 @@ def test_demo_report_values_the_book(demo_report):
 
 
 def test_demo_report_has_every_var_method_confidence_and_horizon(demo_report):
-    from wsbrisk_tui.engine.suite import METHODS
+    from wsbrisk_tui.engine.ml_service import NOT_TRAINED
+    from wsbrisk_tui.engine.suite import METHODS, ML_METHODS
 
     keys = {(v["method"], v["confidence"], v["horizon_days"]) for v in demo_report["var"]}
-    assert keys == {(m, c, h) for m in METHODS for c in (0.95, 0.99, 0.999) for h in (1, 5, 10)}
+    assert keys == {(m, c, h) for m in METHODS + ML_METHODS for c in (0.95, 0.99, 0.999)
+                    for h in (1, 5, 10)}
+    # `report` never trains: with no saved model the ML rows say so
+    ml_rows = [v for v in demo_report["var"] if v["method"] in ML_METHODS]
+    assert len(ml_rows) == 18 and all(v["reason"] == NOT_TRAINED for v in ml_rows)
     for v in demo_report["var"]:
         if v["status"] == "ok":
             assert v["es"] >= v["var"] > 0

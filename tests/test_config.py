@@ -769,7 +769,7 @@ def test_to_dict_is_toml_data(tmp_path):
     assert d["scenarios"][1] == {"name": "Oil spike", "description": "",
                                  "shocks": {"oil": 0.4, "equity": -0.05}}
     assert list(d) == ["general", "sources", "alpaca", "fred", "symbols", "betas", "risk", "limits",
-                       "alerts", "history", "scenarios", "keymap"]
+                       "alerts", "history", "ml", "scenarios", "keymap"]
 
 
 def test_relative_paths_from_config_folder(tmp_path, monkeypatch):
@@ -814,7 +814,7 @@ def test_example_parses_to_the_defaults(tmp_path):
     cfg = parse_config_text(text, tmp_path / "example.toml")
     assert cfg == Config()
     active = [ln for ln in text.splitlines() if ln and not ln.startswith(("#", "["))]
-    assert len(cfg.keys_set) == len(active) == 54
+    assert len(cfg.keys_set) == len(active) == 62
 
 
 def test_example_documents_every_field():

@@ -379,11 +379,14 @@ def test_rolling_window_trains_on_the_last_rows_only() -> None:
     ok[:10] = False
     sched = ml.make_schedule(ok, horizon_days=5, refit_every=20, min_train=30, window=30)
     # 30 usable rows are first reached at row 39; its target is observed 5 days later
-    assert sched.first_origin == 44 and sched.refits == (44, 64, 84)
+    # refits at the first origin, then every 20 days counted back from the last date (99), so
+    # today's forecast comes from a fit on every observed target
+    assert sched.first_origin == 44 and sched.refits == (44, 59, 79, 99)
     np.testing.assert_array_equal(sched.train_rows(64, ok), np.arange(30, 60))
+    np.testing.assert_array_equal(sched.train_rows(99, ok), np.arange(65, 95))
     expanding = ml.make_schedule(ok, horizon_days=5, refit_every=20, min_train=30, window=None)
     np.testing.assert_array_equal(expanding.train_rows(64, ok), np.arange(10, 60))
-    assert sched.blocks(100) == [(44, 64), (64, 84), (84, 100)]
+    assert sched.blocks(100) == [(44, 59), (59, 79), (79, 99), (99, 100)]
     r = simulate_garch(900, np.random.default_rng(3))
     ev = ml.evaluate_volatility(r, horizon_days=1, refit_every=300, min_train=300, window=400,
                                 seed=1, models=("garch", "gradient_boosting"))

@@ -94,6 +94,9 @@ class RecordingRuntime:
         if self.record and not snapshot.meta.partial:  # a quick first pass is not history
             assert self.store is not None
             self.last_refresh_id = self.store.record(snapshot)
+            record_ml = getattr(self.runtime, "record_ml", None)
+            if record_ml is not None:  # a new training's predictions, once per training
+                record_ml(self.store)
         if self.store is not None and self.with_history:
             snapshot = with_section(snapshot, "history", history_section(self.store, now, self.history_points))
         return snapshot

@@ -54,6 +54,7 @@ RATE_SOURCES: tuple[str, ...] = ("fred", "config")
 VAR_METHODS: tuple[str, ...] = (
     "parametric_normal", "cornish_fisher", "student_t", "garch_normal", "garch_t", "historical",
     "historical_weighted", "filtered_historical", "monte_carlo", "monte_carlo_t_copula", "evt_gpd",
+    "regime_scaled", "ml_quantile",
 )
 #: Limit tiers: (max_position_weight, max_total_exposure) as fractions of NAV.
 TIER_PRESETS: dict[str, tuple[float, float]] = {
@@ -398,6 +399,32 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class MlConfig:
+    """Machine-learning forecasts (ML pane; regime_scaled and ml_quantile VaR rows), judged out
+    of sample against GARCH(1,1). The dashboard and the daemon train in the background."""
+
+    enabled: bool = _opt(True, "Train and show the machine-learning forecasts.")
+    history_days: int = _opt(
+        2520, "Daily history the models train and are judged on (10 years; less when the data "
+              "is shorter).", unit="trading days", lo=600)
+    refit_days: int = _opt(
+        63, "Walk-forward refit interval of the book's models.", unit="trading days", lo=5)
+    per_position: bool = _opt(
+        True, "Also compare the volatility models on each underlying's own returns.")
+    position_refit_days: int = _opt(
+        378, "Walk-forward refit interval of the per-position models (three fits over the "
+             "3-year test: one model per position and horizon costs ~0.5 s a fit).",
+        unit="trading days", lo=5)
+    position_test_days: int = _opt(
+        756, "Out-of-sample test span of the per-position models (the last 3 years).",
+        unit="trading days", lo=100)
+    regimes: int = _opt(2, "Volatility regimes of the Markov-switching model.", choices=(2, 3))
+    retrain_after_book_change_minutes: float = _opt(
+        30.0, "Retrain at most this often when the book changes (models always retrain on a "
+              "new daily close).", unit="minutes", lo=0.0)
+
+
+@dataclass(frozen=True)
 class ScenarioConfig:
     """A user stress scenario: instantaneous shocks applied to the book."""
 
@@ -425,6 +452,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    ml: MlConfig = field(default_factory=MlConfig)
     scenarios: tuple[ScenarioConfig, ...] = ()
     keymap: Mapping[str, str] = _table(
         'Binding id -> keys, comma-separated (Textual key names), e.g. help = "question_mark,f1".')
@@ -677,7 +705,7 @@ def _syntax_message(message: str, text: str, shown: str) -> str:
 _SECTIONS: dict[str, type] = {
     "general": GeneralConfig, "sources": SourcesConfig, "alpaca": AlpacaConfig,
     "fred": FredConfig, "risk": RiskConfig, "limits": LimitsConfig, "alerts": AlertsConfig,
-    "history": HistoryConfig,
+    "history": HistoryConfig, "ml": MlConfig,
 }
 _SECTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config)
                                         if f.name not in ("source", "keys_set"))

@@ -47,10 +47,16 @@ class Runtime:
     #: Publish a quick first pass (fast methods, no backtests or correlation) before the first
     #: full computation, so the dashboard shows numbers in about a second (the TUI sets it).
     quick_first: bool = False
+    #: Train the ML models on a background thread when due (the dashboard and the daemon set
+    #: it); otherwise the ML rows come from saved models or are n/a.
+    ml_training: bool = False
+    #: Where saved ML models live (None: nothing saved or loaded; tests and benchmarks).
+    ml_model_dir: Path | None = None
     _market: Any = None
     _market_loaded_at: float = 0.0
     _cache: Any = None
     _full_done: bool = False
+    _ml: Any = None
 
     @classmethod
     def from_args(cls, args: Any, env: dict[str, str] | None = None,
@@ -92,7 +98,8 @@ class Runtime:
             load_market = _yahoo_market_loader(cfg, offline, env)
         return cls(config=cfg, load_portfolio=load_portfolio, load_market=load_market, mode=mode,
                    seed=int(cfg.general.seed), clock=clock or (lambda: datetime.now(timezone.utc)),
-                   offline=offline, description=description)
+                   offline=offline, description=description,
+                   ml_model_dir=cfg.paths().data_dir / "models")
 
     # -- computing ---------------------------------------------------------------------------
 
@@ -120,6 +127,30 @@ class Runtime:
 
             self._cache = FitCache(refit_days=int(self.config.risk.garch_refit_days))
         return self._cache
+
+    def ml_service(self) -> Any:
+        """The session's :class:`~wsbrisk_tui.engine.ml_service.MlService` (made on first use,
+        with :attr:`ml_training` as it is then)."""
+        if self._ml is None:
+            from wsbrisk_tui.engine.ml_service import MlService, MlSettings, training_series
+
+            settings = MlSettings.from_config(self.config, seed=self.seed,
+                                              train_in_background=self.ml_training,
+                                              model_dir=self.ml_model_dir)
+            pipeline = self.pipeline_settings()
+            self._ml = MlService(
+                settings, lambda portfolio, market: training_series(
+                    portfolio, market, pipeline, settings.history_days),
+                clock=self.clock)
+        return self._ml
+
+    def ml_status(self) -> str | None:
+        """The status bar's ML line (training progress or failure), None when idle."""
+        return None if self._ml is None else self._ml.status_line()
+
+    def record_ml(self, store: Any) -> Any:
+        """Store a new training's predictions in the history's ML table (engine thread)."""
+        return None if self._ml is None else self._ml.record(store)
 
     def risk_context(self) -> tuple[Any, Any, Any, Any]:
         """``(portfolio, market, prepared book, RiskInputs)`` for commands that need the inputs
@@ -150,7 +181,8 @@ class Runtime:
                                   cache=self._fit_cache(), clock=self.clock, mode=self.mode)
         self._full_done = True
         return build_snapshot(portfolio, market, settings, seq=seq, rng=rng,
-                              cache=self._fit_cache(), clock=self.clock, mode=self.mode)
+                              cache=self._fit_cache(), clock=self.clock, mode=self.mode,
+                              ml=self.ml_service())
 
 
 #: Methods of the quick first pass: closed forms and plain quantiles, no fits to wait for.
@@ -174,7 +206,7 @@ def quick_snapshot(portfolio: Any, market: Any, settings: Any, **kwargs: Any) ->
                for h in risk.horizons for c in risk.confidences]
     order = {m: i for i, m in enumerate(risk.methods)}
     var = tuple(sorted((*snap.var, *pending), key=lambda r: order.get(r.method, len(order))))
-    unavailable = dict(snap.unavailable)
+    unavailable = {**snap.unavailable, "ml": QUICK_REASON}
     for name in settings.sections:
         if name not in snap.sections:
             unavailable.setdefault(name, QUICK_REASON)
@@ -184,14 +216,15 @@ def quick_snapshot(portfolio: Any, market: Any, settings: Any, **kwargs: Any) ->
 
 def risk_settings_from_config(cfg: Any) -> Any:
     """The engine's RiskSettings from the typed config's ``[risk]`` table."""
-    from wsbrisk_tui.engine.suite import METHODS, RiskSettings
+    from wsbrisk_tui.engine.suite import METHODS, ML_METHODS, RiskSettings
 
     r = cfg.risk
     return RiskSettings(
         confidences=tuple(float(c) for c in r.confidence_levels),
         horizons=tuple(int(h) for h in r.horizons),
         window=int(r.window),
-        methods=tuple(r.methods) if r.methods else tuple(METHODS),
+        methods=tuple(r.methods) if r.methods else (
+            tuple(METHODS) + (ML_METHODS if cfg.ml.enabled else ())),
         hs_lambda=float(r.hs_lambda),
         mc_paths=int(r.mc_paths),
         bootstrap_replicates=int(r.bootstrap_replicates),
@@ -205,14 +238,16 @@ def risk_settings_from_config(cfg: Any) -> Any:
 
 
 def demo_runtime(seed: int = 20240101, clock: Callable[[], datetime] | None = None,
-                 config: Any = None) -> Runtime:
-    """A runtime on the demo book (tests, benchmarks, snapshots); ``config`` defaults to defaults."""
+                 config: Any = None, ml_model_dir: Path | None = None) -> Runtime:
+    """A runtime on the demo book (tests, benchmarks, snapshots); ``config`` defaults to defaults.
+    No saved ML models are read unless ``ml_model_dir`` is given (the user's would make tests
+    depend on what the machine's dashboard trained)."""
     from wsbrisk_tui.config import Config
 
     cfg = config if config is not None else Config()
     cfg = cfg.with_overrides({"general.seed": seed, "sources.positions": "demo", "sources.prices": "demo",
                               "sources.offline": True})
-    return Runtime.from_config(cfg, env={}, clock=clock)
+    return replace(Runtime.from_config(cfg, env={}, clock=clock), ml_model_dir=ml_model_dir)
 
 
 def _positions_loader(cfg: Any, env: dict[str, str]) -> tuple[Callable[[], Any], str, str]:

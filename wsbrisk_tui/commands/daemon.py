@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     store_path = Path(args.store).expanduser() if args.store else paths.history_db
     log_path = Path(args.log).expanduser() if args.log else paths.log_dir / "daemon.log"
     runtime = Runtime.from_config(cfg)
+    # a one-shot run would be gone before a background training ends: it uses saved models
+    runtime.ml_training = not args.once
     return serve(runtime, cfg, store_path=store_path, interval_s=interval, log_path=log_path,
                  max_refreshes=1 if args.once else args.max_refreshes)
 

@@ -27,13 +27,18 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                                        "and Diebold-Mariano tests against GARCH(1,1).")
     a.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     a.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
-    a.add_argument("--refit-every", type=int, default=63, metavar="DAYS",
-                   help="refit the models every DAYS trading days (default: 63)")
-    a.add_argument("--regimes", type=int, choices=(2, 3), default=2,
-                   help="number of volatility regimes (default: 2)")
-    a.add_argument("--per-asset", action="store_true",
-                   help="also compare the 1-day volatility models on each underlying's own returns "
-                        "(refit every 252 days; ~1-2 s per asset)")
+    a.add_argument("--refit-every", type=int, default=None, metavar="DAYS",
+                   help="refit the book's models every DAYS trading days (default: the config's "
+                        "ml.refit_days, 63)")
+    a.add_argument("--regimes", type=int, choices=(2, 3), default=None,
+                   help="number of volatility regimes (default: the config's ml.regimes, 2)")
+    a.add_argument("--per-asset", action=argparse.BooleanOptionalAction, default=None,
+                   help="also compare the volatility models on each underlying's own returns at "
+                        "1 and 5 days (default: the config's ml.per_position, on; ~2 s per "
+                        "underlying and horizon)")
+    a.add_argument("--no-save", action="store_true",
+                   help="do not save the trained models (by default they are saved when trained "
+                        "with the config's settings, and the dashboard uses them)")
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -47,7 +52,8 @@ def _pct(x: float | None) -> str:
 def render_text(section: dict[str, Any], header: str) -> str:
     """The ``ml evaluate`` text report from :meth:`BookMl.to_dict` output."""
     lines = [header, f"{section['n_returns']} daily returns {section['first_date']} .. "
-             f"{section['last_date']}; VIX feature: {'yes' if section['vix_feature'] else 'no'}", ""]
+             f"{section['last_date']}; VIX feature: {'yes' if section['vix_feature'] else 'no'}; "
+             f"rates feature (TLT): {'yes' if section.get('rates_feature') else 'no'}", ""]
     for vol in section["volatility"]:
         h = vol["horizon_days"]
         lines.append(f"{h}-day realised volatility, out of sample ({vol['n_scored']} forecasts, "
@@ -88,10 +94,12 @@ def render_text(section: dict[str, Any], header: str) -> str:
                      f"{b['zone'] or b['reason']}")
     notes = list(section["notes"]) + [n for v in section["volatility"] for n in v["notes"]] \
         + (list(rg["notes"]) if rg is not None else []) + list(q["notes"])
-    if section.get("assets"):
-        lines += ["", "1-day volatility per underlying (its own returns; out of sample)",
+    for key, h in (("assets", 1), ("assets_5d", 5)):
+        if not section.get(key):
+            continue
+        lines += ["", f"{h}-day volatility per underlying (its own returns; out of sample)",
                   f"  {'asset':<10} {'best':<18} {'sigma best':>10} {'GARCH':>7}  verdict"]
-        for name, a in section["assets"].items():
+        for name, a in section[key].items():
             if "reason" in a:
                 lines.append(f"  {name:<10} {a['reason']}")
                 continue
@@ -106,41 +114,61 @@ def render_text(section: dict[str, Any], header: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
     from wsbrisk_tui.commands._output import emit
-    from wsbrisk_tui.engine.ml import evaluate_book
+    from wsbrisk_tui.engine.ml_service import (
+        MlSettings,
+        book_key,
+        save_models,
+        train_models,
+        training_series,
+    )
     from wsbrisk_tui.errors import InputError
     from wsbrisk_tui.runtime import Runtime
 
-    if args.refit_every < 1:
-        raise InputError(f"--refit-every: {args.refit_every} is not a positive number of days")
+    if args.refit_every is not None and args.refit_every < 5:
+        raise InputError(f"--refit-every: {args.refit_every} must be at least 5 trading days")
     runtime = Runtime.from_args(args)
-    portfolio, market, prepared, inputs = runtime.risk_context()
-    returns_pct = 100.0 * inputs.portfolio_pnl(1) / inputs.nav
+    configured = MlSettings.from_config(runtime.config, seed=runtime.seed,
+                                        train_in_background=False,
+                                        model_dir=runtime.ml_model_dir)
+    settings = replace(configured,
+                       refit_days=args.refit_every or configured.refit_days,
+                       regimes=args.regimes or configured.regimes,
+                       per_position=(configured.per_position if args.per_asset is None
+                                     else bool(args.per_asset)))
+    portfolio = runtime.load_portfolio()
+    market = runtime.market(portfolio)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     try:
-        book = evaluate_book(returns_pct, inputs.dates, vix=market.vix, seed=runtime.seed,
-                             refit_every=args.refit_every, k_regimes=args.regimes,
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+        series = training_series(portfolio, market, runtime.pipeline_settings(),
+                                 settings.history_days)
+        models = train_models(series, settings, book_key(portfolio), progress, runtime.clock)
     except ValueError as exc:  # too little history for the walk-forward: one clear message
         raise InputError(f"{portfolio.source}: ml evaluate: {exc}") from None
-    section = book.to_dict()
-    section["notes"] = list(prepared.notes) + section["notes"]
-    if args.per_asset:
-        from wsbrisk_tui.engine.ml import evaluate_assets
-        from wsbrisk_tui.engine.ml_features import align_vix
-        from wsbrisk_tui.engine.model import to_jsonable
-
-        vix = align_vix(inputs.dates, market.vix) if market.vix is not None else None
-        per = evaluate_assets(inputs.asset_returns, inputs.assets, vix=vix, seed=runtime.seed,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True))
-        section["assets"] = to_jsonable({k: ({"reason": v} if isinstance(v, str) else v.to_dict())
-                                         for k, v in per.items()})
+    section = models.book.to_dict()
+    assets = models.assets_dict()
+    if assets:
+        section["assets"] = assets.get("1")
+        section["assets_5d"] = assets.get("5")
+    if args.no_save:
+        saved = "not saved (--no-save)"
+    elif settings.signature() != configured.signature():
+        saved = "not saved: trained with flags that differ from the config's [ml] settings"
+    else:
+        path = save_models(models, settings)
+        saved = f"saved to {path}; the dashboard and `report` use them" if path else "not saved"
+    section["models"] = saved
+    progress(f"ml: trained in {models.train_seconds:.1f} s; models {saved}")
     if args.format == "json":
         text = json.dumps(section, indent=2, allow_nan=False) + "\n"
     else:
-        header = (f"ML evaluation: {runtime.description or portfolio.source} ({runtime.mode}), NAV "
-                  f"{inputs.nav:,.0f} {portfolio.base_currency}, book P&L in % of NAV "
-                  "(today's holdings on past returns)")
+        header = (f"ML evaluation: {runtime.description or portfolio.source} ({runtime.mode}), "
+                  "book P&L in % of NAV (today's holdings on past returns)")
         text = render_text(section, header)
     emit(text, args.output)
     return 0

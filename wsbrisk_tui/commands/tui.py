@@ -79,9 +79,11 @@ class Session:
             close()
 
 
-def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Session:
+def open_session(args: Any, *, record: bool, quick_first: bool = False,
+                 ml_training: bool = False) -> Session:
     """Build the runtime for ``args``. ``record=False`` never writes the store (snapshots);
-    ``quick_first`` publishes a fast partial snapshot before the first full one (interactive).
+    ``quick_first`` publishes a fast partial snapshot before the first full one (interactive);
+    ``ml_training`` trains the ML models in the background when due (the dashboard).
 
     With ``record`` and the store's writer lock held by another process (a daemon, or another
     dashboard), the session attaches to that store instead of computing (:func:`attached_session`)."""
@@ -105,6 +107,7 @@ def open_session(args: Any, *, record: bool, quick_first: bool = False) -> Sessi
 
     base = Runtime.from_config(cfg)
     base.quick_first = quick_first
+    base.ml_training = ml_training
     session = Session(base, cfg)
     writing = lock is not None
     if lock is not None:
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     replay_text = getattr(args, "replay", None)
     # Checked before the session opens: a typo must not take the store's writer lock first.
     replay_at = parse_replay_at(replay_text) if replay_text is not None else None
-    session = open_session(args, record=True, quick_first=True)
+    session = open_session(args, record=True, quick_first=True, ml_training=True)
     try:
         app = dashboard_app(session, initial_pane=getattr(args, "pane", "positions"), replay_at=replay_at)
         app.run()

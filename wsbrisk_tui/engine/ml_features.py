@@ -9,7 +9,17 @@ Features at date t use r_0..r_t (and VIX up to t) only:
   last w = 5, 22, 66 days (the HAR windows of Corsi, 2009, "A simple approximate long-memory
   model of realized volatility", J. Financial Econometrics 7), percent;
 * ``abs_r_1`` .. ``abs_r_5``: |r_t|, |r_{t-1}|, ..., |r_{t-4}| (``abs_r_1`` is the latest day);
-* with VIX: ``vix`` the level at t and ``vix_chg_5`` = VIX_t - VIX_{t-5} (points).
+* with VIX: ``vix`` the level at t and ``vix_chg_5`` = VIX_t - VIX_{t-5} (points);
+* with rates (TLT closes): ``rates_chg_5`` = -(10^4 / D) ln(TLT_t / TLT_{t-5}), the 5-day change
+  of the long Treasury yield in basis points implied by the 20+ year Treasury ETF at modified
+  duration D = 17 years (first order: dP/P = -D dy; the same duration the stress engine uses,
+  :data:`wsbrisk_tui.engine.stress.RATES_DURATION_YEARS`). A price proxy, not a yield series:
+  every source we read carries closing prices, and TLT is among the factor proxies fetched with
+  every book (and in the demo).
+
+Not built: a range feature (Parkinson's high-low variance). Every price source this program
+reads (Yahoo adjusted closes through the cache, the prices CSV, the demo) keeps daily closes
+only, so no high or low is ever available to it.
 
 Targets (the quantity forecast at t, observed only at t + h):
 
@@ -34,6 +44,10 @@ BASE_FEATURES: tuple[str, ...] = tuple(f"rv_{w}" for w in RV_WINDOWS) + tuple(
     f"abs_r_{k}" for k in range(1, ABS_LAGS + 1))
 VIX_FEATURES: tuple[str, ...] = ("vix", "vix_chg_5")
 VIX_CHANGE_DAYS = 5
+RATES_FEATURES: tuple[str, ...] = ("rates_chg_5",)
+RATES_CHANGE_DAYS = 5
+#: Modified duration of TLT (years); kept equal to the stress engine's (a test checks).
+TLT_DURATION_YEARS = 17.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +82,10 @@ def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def build_features(returns_pct: np.ndarray, vix: np.ndarray | None = None) -> FeatureSet:
-    """Features of every date (module doc). ``vix`` (n,) must be aligned to ``returns_pct``."""
+def build_features(returns_pct: np.ndarray, vix: np.ndarray | None = None,
+                   tlt: np.ndarray | None = None) -> FeatureSet:
+    """Features of every date (module doc). ``vix`` (VIX closes) and ``tlt`` (TLT closes), each
+    (n,), must be aligned to ``returns_pct`` (NaN where there is no close)."""
     r = _check_series(returns_pct, "returns_pct")
     if not np.all(np.isfinite(r)):
         bad = int(np.flatnonzero(~np.isfinite(r))[0])
@@ -91,6 +107,17 @@ def build_features(returns_pct: np.ndarray, vix: np.ndarray | None = None) -> Fe
         chg[VIX_CHANGE_DAYS:] = v[VIX_CHANGE_DAYS:] - v[:-VIX_CHANGE_DAYS]
         cols += [v, chg]
         names = names + VIX_FEATURES
+    if tlt is not None:
+        p = _check_series(tlt, "tlt")
+        if p.shape[0] != n:
+            raise ValueError(f"tlt has {p.shape[0]} values for {n} returns; align it to the dates")
+        if np.any(p[np.isfinite(p)] <= 0):
+            raise ValueError("tlt closes must be positive prices")
+        k = RATES_CHANGE_DAYS
+        rates = np.full(n, np.nan)
+        rates[k:] = -1e4 / TLT_DURATION_YEARS * np.log(p[k:] / p[:-k])
+        cols.append(rates)
+        names = names + RATES_FEATURES
     X = np.column_stack(cols)
     return FeatureSet(names=names, X=X, valid=np.all(np.isfinite(X), axis=1))
 
@@ -117,12 +144,12 @@ def next_return_target(returns_pct: np.ndarray) -> np.ndarray:
 
 
 def align_vix(dates: np.ndarray, vix: object) -> np.ndarray:
-    """VIX closes on ``dates`` (datetime64[D]) from a pandas Series indexed by date; NaN on a date
-    without a close (that row is then invalid, never filled)."""
+    """Closes on ``dates`` (datetime64[D]) from a pandas Series indexed by date (VIX, TLT); NaN on
+    a date without a close (that row is then invalid, never filled)."""
     import pandas as pd
 
     if not isinstance(vix, pd.Series):
-        raise TypeError("vix must be a pandas Series indexed by date")
+        raise TypeError("a market series (VIX, TLT) must be a pandas Series indexed by date")
     idx = pd.DatetimeIndex(vix.index).normalize()
     s = pd.Series(np.asarray(vix, dtype=float), index=idx)
     s = s[~s.index.duplicated(keep="last")]

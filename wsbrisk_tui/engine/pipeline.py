@@ -160,8 +160,12 @@ def prepare_book(portfolio: Portfolio, market: MarketData, settings: PipelineSet
 def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineSettings, *,
                    seq: int = 0, rng: np.random.Generator | None = None, cache: Any = None,
                    clock: Callable[[], datetime] | None = None,
-                   mode: str | None = None) -> RiskSnapshot:
-    """Value the book and compute every section; never raises for bad data (n/a with reasons)."""
+                   mode: str | None = None, ml: Any = None) -> RiskSnapshot:
+    """Value the book and compute every section; never raises for bad data (n/a with reasons).
+
+    ``ml`` (a :class:`~wsbrisk_tui.engine.ml_service.MlService`) adds the ``ml`` section and the
+    ``regime_scaled``/``ml_quantile`` ladder rows with their backtests; without it those rows
+    (when ``settings.risk.methods`` names them) are n/a."""
     started = time.perf_counter()
     now = (clock or (lambda: datetime.now(timezone.utc)))()
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -190,6 +194,8 @@ def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineS
 
         results = run_risk_suite(inputs, settings.risk, rng, cache)
         var_results, contributions, backtest = results.var, results.contributions, results.backtest
+        var_results, backtest = _with_ml(var_results, backtest, ml, portfolio, market, inputs,
+                                         settings.risk, sections, unavailable)
     for name in settings.sections:
         if inputs is None:
             unavailable[name] = reason
@@ -234,6 +240,33 @@ def build_snapshot(portfolio: Portfolio, market: MarketData, settings: PipelineS
         unavailable=unavailable,
         day_pnl=valued.day_pnl,
     )
+
+
+def _with_ml(var_results: tuple[VarResult, ...], backtest: tuple, ml: Any, portfolio: Portfolio,
+             market: MarketData, inputs: Any, risk: Any, sections: dict[str, Any],
+             unavailable: dict[str, str]) -> tuple[tuple[VarResult, ...], tuple]:
+    """Append the ML service's ladder rows and backtests, and put its section in place."""
+    from wsbrisk_tui.engine.suite import ML_METHODS
+
+    wanted = [m for m in ML_METHODS if m in risk.methods]
+    if ml is None:
+        reason = "no ML service in this computation"
+        unavailable["ml"] = reason
+        return var_results + tuple(VarResult.unavailable(m, c, h, reason) for m in wanted
+                                   for h in risk.horizons for c in risk.confidences), backtest
+    try:
+        parts = ml.snapshot_parts(portfolio, market, inputs, risk)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+        # ML that fails says why on its pane and rows; the rest of the snapshot stands.
+        reason = f"ML n/a: {type(exc).__name__}: {exc}"
+        unavailable["ml"] = reason
+        return var_results + tuple(VarResult.unavailable(m, c, h, reason) for m in wanted
+                                   for h in risk.horizons for c in risk.confidences), backtest
+    if parts.section is not None:
+        sections["ml"] = parts.section
+    else:
+        unavailable["ml"] = parts.reason or "n/a"
+    return var_results + parts.var, tuple(backtest) + parts.backtest
 
 
 def _all_unavailable(risk_settings: Any, reason: str) -> tuple[VarResult, ...]:

@@ -149,9 +149,11 @@ def mixture_moments(prob: np.ndarray, mu: np.ndarray, sigma: np.ndarray, transit
     return m_sum, v_sum
 
 
-def regime_var_es(fit: RegimeFit, confidences: Sequence[float], horizons: Sequence[int]
-                  ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """``regime_scaled`` VaR and ES, percent of NAV, positive losses: ``{h: (var, es)}``."""
+def regime_var_es(fit: RegimeFit, confidences: Sequence[float], horizons: Sequence[int],
+                  prob: np.ndarray | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``regime_scaled`` VaR and ES, percent of NAV, positive losses: ``{h: (var, es)}``, from
+    today's state probabilities ``prob`` (default: the fit's last filtered ones; pass the ones
+    filtered on over the days since the fit)."""
     from scipy.stats import norm
 
     c = np.asarray(confidences, dtype=float)
@@ -159,7 +161,8 @@ def regime_var_es(fit: RegimeFit, confidences: Sequence[float], horizons: Sequen
     z = norm.ppf(a)
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for h in horizons:
-        m, v = mixture_moments(fit.filtered[-1], fit.mu, fit.sigma, fit.transition, int(h))
+        m, v = mixture_moments(fit.filtered[-1] if prob is None else prob, fit.mu, fit.sigma,
+                               fit.transition, int(h))
         sd = math.sqrt(v)
         out[int(h)] = (-(m + sd * z), -m + sd * norm.pdf(z) / a)
     return out

@@ -43,6 +43,9 @@ METHODS: tuple[str, ...] = (
     "parametric_normal", "cornish_fisher", "student_t", "garch_normal", "garch_t", "historical",
     "historical_weighted", "filtered_historical", "monte_carlo", "monte_carlo_t_copula", "evt_gpd",
 )
+#: Methods the ML service adds to the ladder (:mod:`wsbrisk_tui.engine.ml_service`), after the
+#: suite's; ``methods`` may name them, the suite itself skips them.
+ML_METHODS: tuple[str, ...] = ("regime_scaled", "ml_quantile")
 #: Fewer observations than this and no distribution estimate is signed.
 MIN_OBS = 30
 #: Monte Carlo paths per forecast in the backtests (today's estimate uses ``mc_paths``).
@@ -105,9 +108,9 @@ class RiskSettings:
             problems.append(f"confidences must be in (0, 1), got {list(self.confidences)}")
         if not self.horizons or any(int(h) != h or h < 1 for h in self.horizons):
             problems.append(f"horizons must be positive whole days, got {list(self.horizons)}")
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in METHODS + ML_METHODS]
         if unknown:
-            problems.append(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+            problems.append(f"unknown methods {unknown}; known: {', '.join(METHODS + ML_METHODS)}")
         if self.window < MIN_OBS:
             problems.append(f"window must be at least {MIN_OBS} days, got {self.window}")
         if not 0.0 < self.hs_lambda <= 1.0:
