@@ -88,6 +88,58 @@ def test_vix_gap_makes_row_invalid_not_filled() -> None:
     assert not fs.valid[100] and not fs.valid[105] and fs.valid[101] and fs.valid[106]
 
 
+def test_rates_feature_is_the_tlt_implied_yield_change_and_looks_back_only() -> None:
+    """rates_chg_5 = -(1e4 / 17) ln(TLT_t / TLT_{t-5}) bp: a 17-year duration bond losing 1.7%
+    over 5 days is a ~10 bp rise in its yield (first order). No value after t is used."""
+    from wsbrisk_tui.engine.ml_features import RATES_FEATURES, TLT_DURATION_YEARS
+    from wsbrisk_tui.engine.stress import RATES_DURATION_YEARS
+
+    assert TLT_DURATION_YEARS == RATES_DURATION_YEARS  # one duration for stress and features
+    rng = np.random.default_rng(9)
+    r = rng.standard_normal(120)
+    tlt = 140.0 * np.exp(np.cumsum(rng.normal(0, 0.008, 120)))
+    tlt[80] = tlt[75] * (1 - 0.017)
+    fs = build_features(r, None, tlt)
+    assert fs.names == BASE_FEATURES + RATES_FEATURES
+    col = fs.names.index("rates_chg_5")
+    assert fs.X[80, col] == pytest.approx(-1e4 / 17.0 * math.log(1 - 0.017), rel=1e-12)
+    assert fs.X[80, col] == pytest.approx(10.08, abs=0.01)
+    later = tlt.copy()
+    later[81:] *= 1.3
+    np.testing.assert_array_equal(build_features(r, None, later).X[:81], fs.X[:81])
+    gap = tlt.copy()
+    gap[90] = np.nan
+    g = build_features(r, None, gap)
+    assert not g.valid[90] and not g.valid[95] and g.valid[96]  # never filled
+    with pytest.raises(ValueError, match="positive prices"):
+        build_features(r, None, -tlt)
+
+
+def test_refresh_latest_on_a_shorter_window_filters_regimes_by_date(garch_series) -> None:
+    """A refresh's series is the VaR window (shorter than the training's) and may run past the
+    training's last date: the regime filter runs over the dates after it, and the forecasts are
+    those of the full series (EWMA/GARCH filters forget their start; features look back 66d)."""
+    from wsbrisk_tui.engine.regime import hamilton_step
+
+    r = garch_series
+    dates = np.arange(np.datetime64("2015-01-01"), np.datetime64("2015-01-01") + r.size)
+    book = ml.evaluate_book(r[:-3], dates[:-3], seed=2, refit_every=400, horizons=(1,))
+    full = ml.refresh_latest(book, r, dates=dates)
+    window = ml.refresh_latest(book, r[-1000:], dates=dates[-1000:])
+    fit = book.regime
+    prob = fit.filtered[-1]
+    for x in r[-3:]:
+        prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+    expected = dict(zip(fit.labels, prob))
+    for out in (full, window):
+        assert out["regime"] == pytest.approx(expected, rel=1e-12)
+    for m in ("ewma", "garch", "mlp"):
+        assert window["volatility"][1]["sigma_pct"][m] == pytest.approx(
+            full["volatility"][1]["sigma_pct"][m], rel=1e-9)
+    with pytest.raises(ValueError, match="dates for"):
+        ml.refresh_latest(book, r, dates=dates[:-1])
+
+
 # ------------------------------------------------------------------------------ losses and DM
 
 
@@ -202,6 +254,33 @@ def test_table_and_current_forecasts(garch_eval: ml.VolEvaluation, garch_series:
     np.testing.assert_allclose(rf.predict(X), expected, rtol=1e-12)
 
 
+def test_fast_predict_paths_equal_sklearn_predict(garch_eval: ml.VolEvaluation,
+                                                  garch_series: np.ndarray) -> None:
+    """One-row predictions (the refresh's) by the fast paths equal ``predict`` of the fitted
+    forest, boosting model, MLP pipeline and quantile model: the same arithmetic, so equal to
+    float rounding (1e-12 relative), row by row over 40 days, NaN features included."""
+    from wsbrisk_tui.engine import ml_predict
+
+    X = build_features(garch_series).X[-40:]
+    q = ml.ml_quantile(garch_series, refit_every=400, seed=2).fitted[0.99]
+    models = {m: garch_eval.fitted[m].regressor for m in ("random_forest", "gradient_boosting",
+                                                          "mlp")}
+    models["quantile"] = q
+    for name, model in models.items():
+        for i in range(X.shape[0]):
+            row = X[i:i + 1]
+            fast = ml_predict.fast_predict(model, row)
+            assert fast == pytest.approx(np.asarray(model.predict(row), dtype=float),
+                                         rel=1e-12, abs=1e-15), name
+    # a missing feature goes the way each boosting tree was told (sklearn's missing_go_to_left)
+    gb = models["gradient_boosting"]
+    holey = X[:3].copy()
+    holey[:, 0] = np.nan
+    np.testing.assert_allclose(ml_predict.hgb_predict(gb, holey), gb.predict(holey), rtol=1e-12)
+    # many rows go to sklearn's own vectorised predict
+    np.testing.assert_array_equal(ml_predict.fast_predict(gb, X), gb.predict(X))
+
+
 def test_ml_quantile_coverage_on_iid_student_t() -> None:
     """i.i.d. Student t (5 df) returns: the exceptions of the walk-forward quantile forecasts lie
     in the Kupiec acceptance region (p > 0.05) and today's VaR is near the true quantile."""
@@ -232,7 +311,8 @@ def test_cli_ml_evaluate_json(monkeypatch, capsys) -> None:
     from wsbrisk_tui import cli
 
     monkeypatch.setitem(cli.COMMANDS, "ml", "ml")
-    code = cli.main(["ml", "evaluate", "--demo", "--format", "json", "--refit-every", "252"])
+    code = cli.main(["ml", "evaluate", "--demo", "--format", "json", "--refit-every", "252",
+                     "--no-per-asset"])
     out, err = capsys.readouterr()
     assert code == 0
     data = json.loads(out)
@@ -245,7 +325,8 @@ def test_cli_ml_evaluate_json(monkeypatch, capsys) -> None:
     assert [b["method"] for b in data["regime_scaled"]["backtests"]] == ["regime_scaled"] * 2
     # one progress line per model and horizon, plus regimes and quantiles, on stderr
     assert err.count("ml: garch") == 2 and "ml: ml_quantile 99%" in err
-    text_code = cli.main(["ml", "evaluate", "--demo", "--refit-every", "252", "--regimes", "2"])
+    text_code = cli.main(["ml", "evaluate", "--demo", "--refit-every", "252", "--regimes", "2",
+                          "--no-per-asset"])
     text = capsys.readouterr().out
     assert text_code == 0 and "verdict:" in text and "regime now:" in text
 

@@ -113,6 +113,7 @@ def format_report_text(snapshot: RiskSnapshot, horizon_days: int = 1) -> str:
                       fmt.pct(x.get("utilisation"), 0), str(x.get("origin") or "")] for x in limits]
             lines += ["  " + row for row in _table(["limit", "value", "limit", "used", "from"], lrows, "lrrrl")]
 
+    lines += _ml_lines(snapshot.sections.get("ml"))
     for name, reason in snapshot.unavailable.items():
         if name != "var":
             lines.append(f"{name}: n/a ({reason})")
@@ -125,3 +126,26 @@ def format_report_text(snapshot: RiskSnapshot, horizon_days: int = 1) -> str:
         lines.append("DATA")
         lines += [f"  {sym}: {note}" for sym, note in m.series_notes.items()]
     return "\n".join(lines) + "\n"
+
+
+def _ml_lines(ml: Any) -> list[str]:
+    """The ML section in a few lines: status, each horizon's verdict with the best model's
+    forecast today, the regime; the full table is ``wsbrisk-tui ml evaluate``."""
+    if not isinstance(ml, dict):
+        return []
+    lines = ["", f"ML ({ml.get('status')})"]
+    if ml.get("trained_through"):
+        lines.append(f"  trained through {ml['trained_through']} ({ml.get('source')})")
+    if ml.get("stale"):
+        lines.append(f"  STALE: {ml.get('stale_reason')}")
+    now = ml.get("now") or {}
+    for h, v in (now.get("volatility") or {}).items():
+        best, sigma = v.get("best"), v.get("best_sigma_pct")
+        lines.append(f"  {h}-day volatility: best recent {best} {fmt.num(sigma, 2)}%/day; "
+                     f"{v.get('verdict')}")
+    regime = now.get("regime")
+    if regime:
+        lines.append("  regime now: " + ", ".join(f"{k} {p:.0%}" for k, p in regime.items()))
+    if ml.get("reason"):
+        lines.append(f"  {ml['reason']}")
+    return lines

@@ -150,8 +150,18 @@ def align_vix(dates: np.ndarray, vix: object) -> np.ndarray:
 
     if not isinstance(vix, pd.Series):
         raise TypeError("a market series (VIX, TLT) must be a pandas Series indexed by date")
-    idx = pd.DatetimeIndex(vix.index).normalize()
-    s = pd.Series(np.asarray(vix, dtype=float), index=idx)
-    s = s[~s.index.duplicated(keep="last")]
-    return s.reindex(pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[D]"))).to_numpy(
-        dtype=float)
+    # by day with NumPy (a sorted search: ~0.1 ms against ~2 ms for pandas' reindex, and this
+    # runs in the per-refresh inference); the last close of a day wins, as in the cache
+    days = pd.DatetimeIndex(vix.index).to_numpy().astype("datetime64[D]")
+    values = np.asarray(vix, dtype=float)
+    order = np.argsort(days, kind="stable")
+    days, values = days[order], values[order]
+    last = np.r_[days[1:] != days[:-1], True]
+    days, values = days[last], values[last]
+    want = np.asarray(dates, dtype="datetime64[D]")
+    out = np.full(want.shape[0], np.nan)
+    if days.size:
+        pos = np.minimum(np.searchsorted(days, want), days.size - 1)
+        hit = days[pos] == want
+        out[hit] = values[pos[hit]]
+    return out

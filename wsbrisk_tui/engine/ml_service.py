@@ -189,13 +189,24 @@ class TrainedModels:
     def trained_through(self) -> date:
         return date.fromisoformat(self.book.last_date)
 
+    def book_dict(self) -> dict[str, Any]:
+        """``book.to_dict()``, made once (every refresh carries it; the models do not change)."""
+        cached = getattr(self, "_book_dict", None)
+        if cached is None:
+            cached = self._book_dict = self.book.to_dict()
+        return cached
+
     def assets_dict(self) -> dict[str, dict[str, Any]]:
         """Per horizon and underlying, the summary a snapshot carries (every refresh stores it,
         so not the whole table): best model, verdict, today's forecasts, each model's QLIKE and
-        DM p-value; or the reason."""
-        return {str(h): {name: ({"reason": ev} if isinstance(ev, str) else _asset_summary(ev))
+        DM p-value; or the reason. Made once."""
+        cached = getattr(self, "_assets_dict", None)
+        if cached is not None:
+            return cached
+        self._assets_dict: dict[str, dict[str, Any]] = {str(h): {name: ({"reason": ev} if isinstance(ev, str) else _asset_summary(ev))
                          for name, ev in per.items()}
                 for h, per in self.assets.items()}
+        return self._assets_dict
 
 
 def _asset_summary(ev: Any) -> dict[str, Any]:
@@ -441,7 +452,7 @@ class MlService:
             stale_reason=stale, trained_at=models.trained_at.isoformat(),
             trained_through=models.trained_through.isoformat(),
             train_seconds=models.train_seconds, source=models.source,
-            book=models.book.to_dict(), now=inf.now, assets=models.assets_dict() or None)
+            book=models.book_dict(), now=inf.now, assets=models.assets_dict() or None)
         return MlParts(section, None, rows, backtests)
 
     def record(self, store: Any) -> tuple[int, int] | None:
