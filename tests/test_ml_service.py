@@ -339,3 +339,42 @@ def test_ml_evaluate_saves_and_report_uses_the_models(user_dirs, tmp_path, capsy
     assert cli.main(["ml", "evaluate", "--demo", "--config", str(cfg), "--format", "json",
                      "--regimes", "3", "--no-per-asset"]) == 0
     assert json.loads(capsys.readouterr().out)["models"].startswith("not saved: trained with flags")
+
+
+def test_daemon_logs_each_ml_change_once(caplog) -> None:
+    import logging
+
+    from wsbrisk_tui.commands.daemon import _log_ml
+
+    log = logging.getLogger("wsbrisk-test-ml")
+    seen: dict = {}
+    training = {"status": "training", "training": {"started_at": "2026-11-24T14:00:00+00:00",
+                                                   "steps": 36}}
+    ready = {"status": "ready", "trained_at": "2026-11-24T14:01:00+00:00", "source": "trained",
+             "trained_through": "2020-12-31", "train_seconds": 46.2,
+             "book": {"volatility": [{"verdict": "GARCH is not beaten out of sample (1-day)"}]}}
+    failed = {**ready, "error": "ValueError: boom", "error_detail": "Traceback ..."}
+    with caplog.at_level(logging.INFO, logger="wsbrisk-test-ml"):
+        for sec in (training, training, ready, ready, failed, failed, None):
+            _log_ml(log, sec, seen)
+    assert [r.getMessage().splitlines()[0] for r in caplog.records] == [
+        "ML training started (36 steps)",
+        "ML models trained, trained through 2020-12-31 in 46.2 s: GARCH is not beaten out of "
+        "sample (1-day)",
+        "ML training failed: ValueError: boom"]
+
+
+def test_recording_runtime_records_ml_predictions_after_the_snapshot(tmp_path) -> None:
+    from wsbrisk_tui.attach import RecordingRuntime
+    from wsbrisk_tui.engine.history import HistoryStore
+    from wsbrisk_tui.runtime import demo_runtime
+
+    rt = demo_runtime()
+    calls = []
+    rt.record_ml = lambda store: calls.append(store)  # what the service does, observed
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        rec = RecordingRuntime(rt, store, None)
+        rec.compute(1)
+        assert calls == [store] and rec.last_refresh_id == 1
+        RecordingRuntime(rt, store, None, record=False).compute(2)
+        assert len(calls) == 1  # a viewer that does not record does not record predictions

@@ -111,6 +111,26 @@ def run(args: argparse.Namespace) -> int:
                  max_refreshes=1 if args.once else args.max_refreshes)
 
 
+def _log_ml(log: Any, ml: Any, seen: dict[str, Any]) -> None:
+    """Log the ML models' changes once each: a training landed (with the verdicts), a training
+    failed, a training started."""
+    if not isinstance(ml, dict):
+        return
+    training = ml.get("training") or {}
+    if training.get("started_at") and training["started_at"] != seen.get("started"):
+        seen["started"] = training["started_at"]
+        log.info("ML training started (%s steps)", training.get("steps"))
+    if ml.get("trained_at") and ml["trained_at"] != seen.get("trained_at"):
+        seen["trained_at"] = ml["trained_at"]
+        verdicts = [v.get("verdict") for v in (ml.get("book") or {}).get("volatility") or []]
+        log.info("ML models %s, trained through %s in %s s: %s", ml.get("source"),
+                 ml.get("trained_through"), f"{ml.get('train_seconds') or 0:.1f}",
+                 "; ".join(str(v) for v in verdicts))
+    if ml.get("error") and ml["error"] != seen.get("error"):
+        log.error("ML training failed: %s\n%s", ml["error"], (ml.get("error_detail") or "").rstrip())
+    seen["error"] = ml.get("error")
+
+
 def serve(runtime: Any, cfg: Any, *, store_path: Path, interval_s: float, log_path: Path,
           max_refreshes: int | None = None, install_signals: bool = True,
           stop_event: threading.Event | None = None) -> int:
@@ -142,6 +162,7 @@ def serve(runtime: Any, cfg: Any, *, store_path: Path, interval_s: float, log_pa
         log.info("started pid %d: book %s, recording to %s every %g s (log %s)", os.getpid(),
                  getattr(runtime, "description", "?"), store_path, interval_s, log_path)
         done = {"n": 0, "failures": 0}
+        seen_ml: dict[str, Any] = {}
         worker: EngineWorker
 
         def publish(result: Any) -> None:
@@ -165,6 +186,7 @@ def serve(runtime: Any, cfg: Any, *, store_path: Path, interval_s: float, log_pa
                     log.warning("alert %s %s: %s", a.severity.upper(), a.rule, a.message)
                 for note in monitor.last_notes:
                     log.warning("notification: %s", note)
+                _log_ml(log, result.sections.get("ml"), seen_ml)
                 if store.last_purge is not None and done["n"] % store.purge_every == 1:
                     p = store.last_purge
                     log.info("retention: %d full snapshots deleted, %d refreshes thinned, %d expired",
