@@ -20,7 +20,11 @@ shock on the engine's stress model. The model is built on a short-lived thread f
 ``risk_context()`` under the engine lock (the runtime's caches are single-threaded), once per live
 snapshot, and reused while the user types.
 
-Layout: below 140 columns every pane is a tab (keys 1-7). From 140 columns an overview shows
+ML (key 8): the models train on the runtime's background thread; its optional ``ml_status()`` line
+shows the progress in the status bar, and when that work ends the app refreshes once so the ML
+pane shows the new models at once (:meth:`RiskDeskApp._refresh_after_ml`).
+
+Layout: below 140 columns every pane is a tab (keys 1-8). From 140 columns an overview shows
 Positions and the VaR ladder side by side above the tabs for the other panes; keys 1 and 2 then
 focus the overview panes. The status bar is always on top, the key line at the bottom.
 
@@ -60,6 +64,7 @@ from wsbrisk_tui.widgets.help import HelpScreen
 from wsbrisk_tui.widgets.history import HistoryPane
 from wsbrisk_tui.widgets.info import InfoPane
 from wsbrisk_tui.widgets.keybar import KeyBar
+from wsbrisk_tui.widgets.ml import MlPane
 from wsbrisk_tui.widgets.palette import Palette
 from wsbrisk_tui.widgets.pane import UNITS, SnapshotPane, ViewState
 from wsbrisk_tui.widgets.positions import PositionsPane
@@ -68,9 +73,9 @@ from wsbrisk_tui.widgets.stress import StressPane
 from wsbrisk_tui.widgets.var_ladder import VarLadderPane, horizons_of
 from wsbrisk_tui.widgets.whatif import WhatIfAnswer, WhatIfBox
 
-#: Pane classes in key order (1-7).
+#: Pane classes in key order (1-8).
 PANE_CLASSES: tuple[type[SnapshotPane], ...] = (
-    PositionsPane, VarLadderPane, StressPane, CorrelationPane, AlertsPane, HistoryPane, InfoPane)
+    PositionsPane, VarLadderPane, StressPane, CorrelationPane, AlertsPane, HistoryPane, InfoPane, MlPane)
 PANE_NAMES: tuple[str, ...] = tuple(c.PANE for c in PANE_CLASSES)
 #: Panes shown side by side in the overview on wide terminals.
 OVERVIEW_PANES: tuple[str, ...] = ("positions", "var")
@@ -177,6 +182,7 @@ class RiskDeskApp(App[None]):
         what_if_unavailable: str = NO_WHAT_IF,
         bell: bool = False,
         fired_alerts: Callable[[], Sequence[Any]] | None = None,
+        ml_status: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__()
         if initial_pane not in PANE_NAMES:
@@ -228,6 +234,10 @@ class RiskDeskApp(App[None]):
         self._bell_pending = False
         #: Times the bell rang for new alerts (tests).
         self.bells = 0
+        #: One line on ML training in the background (``Runtime.ml_status``), None when idle.
+        self._ml_status = ml_status
+        #: The status bar showed ML work since the last refresh asked for when it ended.
+        self._ml_busy = False
         self._first_rendered = False
         self._snapshots: LatestSlot[RiskSnapshot] = LatestSlot()
         self._failures: LatestSlot[EngineFailure] = LatestSlot()
@@ -513,6 +523,9 @@ class RiskDeskApp(App[None]):
             t = t.astimezone(timezone.utc) if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
             replay = ReplayStatus(index=frame.index, count=frame.count, refresh_id=frame.refresh_id,
                                   recorded_at=t, keys=self._replay_keys, held=self.held_live)
+        # Training progress is about the live engine: not shown over a recorded refresh.
+        ml = self._ml_status() if self._ml_status is not None and replay is None else None
+        self._refresh_after_ml(ml)
         state = StatusState(
             snapshot=self.snapshot,
             failure=None if replay is not None else self.failure,
@@ -524,10 +537,24 @@ class RiskDeskApp(App[None]):
             mode=self.mode,
             dropped=self.dropped_snapshots,
             replay=replay,
+            ml=ml,
         )
         # query, not query_one: during shutdown the bar may already be gone.
         for bar in self.query(StatusBar):
             bar.show(state, self.view.palette)
+
+    def _refresh_after_ml(self, ml_line: str | None) -> None:
+        """Refresh once when the ML work the status bar showed has ended, so that the ML pane
+        shows the new models now rather than at the next scheduled refresh (up to the interval
+        later). Once per busy-to-idle change seen here, so it cannot loop; never while paused."""
+        if ml_line:
+            self._ml_busy = True
+            return
+        worker = self.worker
+        if not self._ml_busy or worker is None or worker.paused:
+            return
+        self._ml_busy = False
+        worker.refresh_now()
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._saved_switch_interval)
@@ -899,7 +926,8 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
 
     A runtime with ``risk_context()`` (a computing one) powers the stress pane's what-if box
     (:func:`stress_model_builder`); one with a ``monitor`` (``last_fired``) rings the bell on
-    new alerts when ``alerts.bell`` is set.
+    new alerts when ``alerts.bell`` is set; one with ``ml_status()`` (one line, or None when no
+    ML training runs) shows the background training's progress in the status bar.
     """
     cfg = config if config is not None else runtime.config
     monitor = getattr(runtime, "monitor", None)
@@ -927,6 +955,7 @@ def create_app(runtime: Any, *, config: Any = None, start_engine: bool = True,
         what_if_model=stress_model_builder(runtime, cfg),
         bell=bool(cfg.alerts.bell),
         fired_alerts=fired,
+        ml_status=getattr(runtime, "ml_status", None),
     )
 
 

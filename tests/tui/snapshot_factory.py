@@ -18,9 +18,12 @@ computed at 15:29:58 (so "age 2s" with the frozen clock).
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from wsbrisk_tui.engine.model import (
@@ -205,13 +208,52 @@ def history_section() -> dict[str, Any]:
             "es99": [[t, float(v)] for t, v in zip(times, es99)]}
 
 
+#: The engine's ML section after a finished training (``status: ready``): a real run of the
+#: engine on a 4-asset book (1,299 daily returns 2015-11-04 .. 2020-12-31), saved as JSON.
+ML_READY_PATH = Path(__file__).parent / "fixtures" / "ml_section_ready.json"
+#: Why the ML models are not there yet (the engine's text for ``status: not_trained``).
+ML_NOT_TRAINED = ("ML models not trained yet: the dashboard and the daemon train them in the background "
+                  "(about 30 s), or run `wsbrisk-tui ml evaluate`")
+
+
+def ml_section_ready() -> dict[str, Any]:
+    """A fresh copy of the ready section (tests may change it)."""
+    return json.loads(ML_READY_PATH.read_text(encoding="utf-8"))
+
+
+def ml_section_training() -> dict[str, Any]:
+    """Retraining at step 4 of 16 while the models trained at 14:02 stay on screen."""
+    data = ml_section_ready()
+    data["status"] = "training"
+    data["training"] = {"running": True, "step": 4, "steps": 16, "label": "random_forest (1-day), 33 fits",
+                        "started_at": "2026-11-24T14:01:50+00:00", "elapsed_s": 9.0}
+    return data
+
+
+def ml_section_empty(status: str, **fields: Any) -> dict[str, Any]:
+    """A section with nothing trained to show (first training, not trained, failed, disabled)."""
+    data: dict[str, Any] = {"status": status, "stale": False, "stale_reason": None, "training": None,
+                            "error": None, "trained_at": None, "trained_through": None,
+                            "train_seconds": None, "source": None, "next_training": None,
+                            "book": None, "now": None, "assets": None}
+    data.update(copy.deepcopy(fields))
+    return data
+
+
+def ml_section_first_training() -> dict[str, Any]:
+    return ml_section_empty("not_trained", training={
+        "running": True, "step": 1, "steps": 16, "label": "ewma (1-day)",
+        "started_at": "2026-11-24T14:01:50+00:00", "elapsed_s": 0.4})
+
+
 def make_snapshot(seq: int = 1, *, full: bool = True, na_method: str | None = None,
                   na_reason: str = "", stale: bool = False, stale_reason: str | None = None,
                   computed_at: datetime = COMPUTED_AT, day_pnl: float = 840.0,
-                  price_bump: float = 0.0) -> RiskSnapshot:
+                  price_bump: float = 0.0, ml: Any = None) -> RiskSnapshot:
     """The book above. ``full`` adds stress, correlation, alerts and history sections;
     otherwise they are unavailable with reasons. ``price_bump`` shifts SPY's price (for in-place
-    update tests)."""
+    update tests). ``ml`` adds the ML section (a dict) or the reason it is unavailable (a str);
+    by default the snapshot has neither, as before the ML pane existed."""
     rows = positions()
     if price_bump:
         spy = rows[0]
@@ -232,6 +274,10 @@ def make_snapshot(seq: int = 1, *, full: bool = True, na_method: str | None = No
     else:
         unavailable = {"stress": "scenario library not loaded", "correlation": "fewer than 60 common days",
                        "alerts": "no limits configured", "history": "no history store"}
+    if isinstance(ml, str):
+        unavailable["ml"] = ml
+    elif ml is not None:  # a dict, or anything else to test the pane's shape checks
+        sections["ml"] = ml
     return RiskSnapshot(meta=meta, nav=NAV, cash=535_500.0, gross_exposure=740_500.0,
                         net_exposure=464_500.0, positions=rows, var=var_results(na_method, na_reason),
                         contributions=contributions(), backtest=backtests(), sections=sections,

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from snapshot_factory import frozen_clock, make_snapshot
+from snapshot_factory import frozen_clock, make_snapshot, ml_section_training
 
 from wsbrisk_tui.app import RiskDeskApp
 
@@ -48,6 +48,15 @@ def test_main_screen_160x48(snap_compare):
 
 def test_monochrome_160x48(snap_compare):
     assert snap_compare(factory_app(theme="monochrome"), terminal_size=(160, 48), run_before=first_snapshot)
+
+
+def test_ml_pane_80x24(snap_compare):
+    """The ML pane while the models retrain: the last trained table, the progress in the pane and
+    in the status bar."""
+    app = RiskDeskApp(lambda seq: make_snapshot(seq, ml=ml_section_training()), refresh_seconds=60,
+                      now=frozen_clock, monotonic=lambda: 1000.0,
+                      ml_status=lambda: "ML training 4/16 random_forest (1-day) 9s")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=first_snapshot, press=["8"])
 
 
 def demo_app() -> RiskDeskApp:

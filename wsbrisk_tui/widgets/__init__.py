@@ -4,5 +4,5 @@ This package's ``__init__`` stays free of Textual so the command line can list p
 cheaply (``--pane`` choices).
 """
 
-#: Pane names in key order (keys 1-7); ``wsbrisk-tui snapshot --pane NAME`` accepts these.
-PANES: tuple[str, ...] = ("positions", "var", "stress", "correlation", "alerts", "history", "info")
+#: Pane names in key order (keys 1-8); ``wsbrisk-tui snapshot --pane NAME`` accepts these.
+PANES: tuple[str, ...] = ("positions", "var", "stress", "correlation", "alerts", "history", "info", "ml")

@@ -57,7 +57,7 @@ def as_float(value: Any) -> float | None:
 class SnapshotPane(Vertical):
     """A pane of the dashboard. Subclasses implement :meth:`render_snapshot` and :meth:`focus_target`."""
 
-    #: Stable pane name: used by keys (1-7), ``--pane``, tab ids.
+    #: Stable pane name: used by keys (1-8), ``--pane``, tab ids.
     PANE: ClassVar[str] = ""
     #: Tab label.
     LABEL: ClassVar[str] = ""

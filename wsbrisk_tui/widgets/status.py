@@ -4,7 +4,10 @@ Two lines, most important first so an 80-column terminal cuts only the least use
 
 1. ``[DEMO]`` (or PAPER / LIVE / FILE / REPLAY), NAV, day P&L, the book's source;
 2. PAUSED, STALE with its reason, the engine's last error, the last compute time with its age
-   and duration, the countdown to the next refresh, the price date and source.
+   and duration, the countdown to the next refresh, the ML training progress (``ML training
+   4/16 random_forest (1-day) 9s``, while models train in the background), the price date and
+   source. While ML trains, the compute duration and the refresh interval are left out so that
+   an 80-column terminal still shows the progress.
 
 In replay the first line's banner is REPLAY (the snapshot's ``meta.mode``) with the viewer's own
 mode beside it, and the second line starts with ``REPLAY 3 of 4`` and the time the refresh was
@@ -53,6 +56,8 @@ class StatusState:
     mode: str
     dropped: int = 0
     replay: ReplayStatus | None = None
+    #: ML training progress in one line (``Runtime.ml_status()``), None when no training runs.
+    ml: str | None = None
 
 
 def age_text(seconds: float) -> str:
@@ -117,16 +122,22 @@ def status_text(state: StatusState, palette: Palette) -> Text:
     for text, style in flags:
         line2.append(f" {text} ", style)
         line2.append(" ")
+    # The runtime's line may come with its own leading separator: one is enough.
+    ml = state.ml.strip().lstrip("·").strip() if state.ml else ""
     if snap is not None:
         age = (state.now - snap.meta.computed_at).total_seconds()
-        line2.append(f"computed {snap.meta.computed_at:%H:%M:%S} ({age_text(age)} ago) "
-                     f"in {snap.meta.compute_seconds * 1000:.0f} ms")
+        line2.append(f"computed {snap.meta.computed_at:%H:%M:%S} ({age_text(age)} ago)")
+        if not ml:
+            line2.append(f" in {snap.meta.compute_seconds * 1000:.0f} ms")
     if state.computing:
         line2.append("  · computing…", palette.accent)
     elif state.paused:
         line2.append("  · r: refresh now", palette.muted)
     elif state.next_refresh_in is not None:
-        line2.append(f"  · next in {age_text(state.next_refresh_in + 0.999)} (every {state.interval_s:g}s)")
+        line2.append(f"  · next in {age_text(state.next_refresh_in + 0.999)}"
+                     + ("" if ml else f" (every {state.interval_s:g}s)"))
+    if ml:
+        line2.append(f"  · {ml}", palette.accent)
     if snap is not None:
         as_of = snap.meta.as_of.isoformat() if snap.meta.as_of else fmt.NA
         line2.append(f"  · prices {as_of} ({snap.meta.market_source})", palette.muted)
