@@ -486,3 +486,34 @@ def test_evaluate_assets_per_underlying() -> None:
     assert out["AAA"].table() == direct.table()
     with pytest.raises(ValueError, match="one column per asset"):
         ml.evaluate_assets(R, ("AAA",))
+
+
+def test_a_failed_garch_refit_keeps_the_previous_parameters(monkeypatch, garch_series) -> None:
+    """A refit whose optimiser fails (e.g. alpha + beta at 1) keeps the last estimated
+    parameters and filters on (with a note), instead of leaving the block without forecasts;
+    the forecasts equal those of a schedule that never refitted there."""
+    from dataclasses import replace
+
+    from wsbrisk_tui.engine import volatility
+
+    r = garch_series[:900]
+    ok = np.ones(r.size, dtype=bool)
+    sched = ml.make_schedule(ok, 1, 200, 300, None)
+    real = volatility.fit_garch
+    assert sched.refits[:3] == (300, 499, 699)
+
+    def failing(x, dist, starting_values=None):
+        fit = real(x, dist, starting_values=starting_values)
+        return replace(fit, converged=False, reason="persistence at 1") if x.size == 500 else fit
+
+    monkeypatch.setattr(volatility, "fit_garch", failing)
+    notes: list[str] = []
+    f, _ = ml.garch_forecasts(r, sched, notes)
+    assert notes == ["garch: refit at origin 499 failed (persistence at 1); the previous "
+                     "parameters are kept until the next refit"]
+    assert np.isfinite(f[300:]).all()
+    monkeypatch.setattr(volatility, "fit_garch", real)
+    merged = ml.Schedule(refits=(300, 699, 899), first_origin=300, refit_every=200, window=None,
+                         horizon_days=1)
+    g, _ = ml.garch_forecasts(r, merged, [])
+    np.testing.assert_allclose(f[300:], g[300:], rtol=1e-12)

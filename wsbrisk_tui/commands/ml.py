@@ -107,6 +107,7 @@ def render_text(section: dict[str, Any], header: str) -> str:
             best = a["best"]
             lines.append(f"  {name:<10} {best:<18} {_f(cur.get(best), 2):>10} "
                          f"{_f(cur.get('garch'), 2):>7}  {a['verdict']}")
+            notes += [f"{name} ({h}-day): {n}" for n in a.get("notes") or []]
     if notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -288,15 +288,21 @@ def garch_forecasts(returns_pct: np.ndarray, sched: Schedule, notes: list[str]
             state = None
             continue
         fit = fit_garch(r[lo:t0 + 1], "normal", starting_values=warm)
+        first = t0  # the first day the (new) parameters are filtered from
         if not fit.converged:
-            notes.append(f"garch: refit at origin {t0} failed ({fit.reason}); no forecast until "
-                         "the next refit")
-            state = None
-            continue
-        warm = [fit.mu, fit.omega, fit.alpha, fit.beta]
-        state = fit
+            if state is None:
+                notes.append(f"garch: refit at origin {t0} failed ({fit.reason}); no forecast "
+                             "until the next refit")
+                continue
+            # the usual walk-forward practice: keep the last estimated parameters and filter on
+            notes.append(f"garch: refit at origin {t0} failed ({fit.reason}); the previous "
+                         "parameters are kept until the next refit")
+            first = t0 - 1
+        else:
+            warm = [fit.mu, fit.omega, fit.alpha, fit.beta]
+            state = fit
         for t in range(t0, end):
-            if t > t0:  # filter day t with the fixed parameters
+            if t > first:  # filter day t with the fixed parameters
                 e_prev = state.last_resid
                 s2 = state.omega + state.alpha * e_prev * e_prev + state.beta * state.last_variance
                 state = replace(state, last_variance=s2, last_resid=float(r[t]) - state.mu)

@@ -214,7 +214,8 @@ def _asset_summary(ev: Any) -> dict[str, Any]:
             "current_sigma_pct": ev.current_sigma_pct(),
             "qlike": {s.model: s.loss_qlike for s in ev.scores},
             "dm_p": {s.model: s.dm_p for s in ev.scores},
-            "n_scored": int(ev.scored.sum()), "refit_every": ev.refit_every}
+            "n_scored": int(ev.scored.sum()), "refit_every": ev.refit_every,
+            "notes": list(ev.notes)}
 
 
 def train_models(series: TrainingSeries, settings: MlSettings, book_key_: str,
