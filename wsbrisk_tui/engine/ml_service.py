@@ -50,7 +50,7 @@ from wsbrisk_tui.engine.suite import ML_METHODS
 QUANTILE_CONFIDENCES: tuple[float, ...] = (0.95, 0.99)
 VOL_HORIZONS: tuple[int, ...] = (1, 5)
 #: Version of the saved-model payload; a change refits every saved model.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: failed GARCH refits keep the previous parameters
 NOT_TRAINED = ("ML models not trained for this book yet: the dashboard and the daemon train them "
                "in the background (about 30 s), or run `wsbrisk-tui ml evaluate`")
 DISABLED = "ml.enabled = false in the config"
