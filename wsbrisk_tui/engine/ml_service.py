@@ -664,7 +664,8 @@ def _var_rows(methods: list[str], confs: tuple[float, ...], horizons: tuple[int,
     from wsbrisk_tui.engine.regime import regime_var_es
 
     book = models.book
-    base = {"trained_through": models.trained_through.isoformat(), "unit": "pct_nav history",
+    base = {"trained_through": models.trained_through.isoformat(),
+            "trained_on": "book P&L in % of NAV (today's holdings on past returns)",
             **({"stale": stale} if stale else {})}
     rows: list[VarResult] = []
     for method in methods:
