@@ -894,31 +894,16 @@ def evaluate_book(returns_pct: np.ndarray, dates: np.ndarray, *, vix: Any = None
     import time
 
     from wsbrisk_tui.engine import regime as rg
-    from wsbrisk_tui.engine.ml_features import align_vix
 
     r = np.asarray(returns_pct, dtype=float)
     d = np.asarray(dates, dtype="datetime64[D]")
     if d.shape != r.shape:
         raise ValueError(f"{d.shape[0]} dates for {r.shape[0]} returns")
     notes: list[str] = []
-    v = None
-    if vix is not None:
-        v = align_vix(d, vix)
-        missing = int(np.count_nonzero(~np.isfinite(v)))
-        if missing:
-            notes.append(f"VIX has no close on {missing} of the book's {r.size} dates: those "
-                         "rows (and the 5-day changes reaching them) are left out")
-    else:
-        notes.append("no VIX series: the models use the book's own returns only")
-    t = None
-    if tlt is not None:
-        t = align_vix(d, tlt)
-        missing = int(np.count_nonzero(~np.isfinite(t)))
-        if missing:
-            notes.append(f"TLT has no close on {missing} of the book's {r.size} dates: those "
-                         "rows (and the 5-day rate changes reaching them) are left out")
-    else:
-        notes.append("no TLT series: no rates feature")
+    v = _aligned_feature(d, vix, "VIX", "the 5-day changes", notes,
+                         "no VIX series: the models use the book's own returns only")
+    t = _aligned_feature(d, tlt, "TLT", "the 5-day rate changes", notes,
+                         "no TLT series: no rates feature")
     seconds: dict[str, float] = {}
     vol = []
     for h in horizons:
@@ -956,6 +941,23 @@ def evaluate_book(returns_pct: np.ndarray, dates: np.ndarray, *, vix: Any = None
     return BookMl(vol=vol, regime=fit, regime_var_pct=regime_var, regime_backtests=bts,
                   quantile=q, n_returns=int(r.size), first_date=str(d[0]), last_date=str(d[-1]),
                   vix_used=v is not None, rates_used=t is not None, notes=notes, seconds=seconds, regime_reason=reason)
+
+
+def _aligned_feature(dates: np.ndarray, series: Any, name: str, reaching: str,
+                     notes: list[str], absent: str) -> np.ndarray | None:
+    """``series`` (closes by date) on ``dates``, noting how many dates lack a close (those rows
+    are left out, never filled); None with the ``absent`` note when there is no series."""
+    from wsbrisk_tui.engine.ml_features import align_vix
+
+    if series is None:
+        notes.append(absent)
+        return None
+    x = align_vix(dates, series)
+    missing = int(np.count_nonzero(~np.isfinite(x)))
+    if missing:
+        notes.append(f"{name} has no close on {missing} of the book's {dates.size} dates: those "
+                     f"rows (and {reaching} reaching them) are left out")
+    return x
 
 
 def _regime_fit(r: np.ndarray, k: int) -> tuple[Any, str | None]:
