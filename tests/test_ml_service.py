@@ -326,6 +326,15 @@ def test_ml_evaluate_saves_and_report_uses_the_models(user_dirs, tmp_path, capsy
     assert section["models"].startswith("saved to ") and "ml: trained in" in err
     # per position at 1 and 5 days: every underlying but the VIX factor
     assert "VIX" not in section["assets"] and set(section["assets"]) == set(section["assets_5d"])
+    # the saved file keeps the book's fits (inference) but not the per-position ones
+    import joblib
+
+    saved = joblib.load(section["models"].removeprefix("saved to ").split(";")[0])["model"]
+    assert set(saved.book.vol[0].fitted) == {"garch", "random_forest", "gradient_boosting", "mlp"}
+    per = [ev for h in saved.assets.values() for ev in h.values() if not isinstance(ev, str)]
+    evaluated = [a for h in ("assets", "assets_5d") for a in section[h].values()
+                 if "reason" not in a]
+    assert len(per) == len(evaluated) > 0 and all(ev.fitted == {} for ev in per)
     assert cli.main(["report", "--demo", "--config", str(cfg), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     ml = report["ml"]  # sections are top-level keys of the report

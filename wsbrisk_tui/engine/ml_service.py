@@ -240,6 +240,11 @@ def train_models(series: TrainingSeries, settings: MlSettings, book_key_: str,
                                         horizon_days=h, refit_every=settings.position_refit_days,
                                         test_days=settings.position_test_days,
                                         seed=settings.seed, progress=progress)
+            # the per-position numbers are the training's (a new close retrains): their fitted
+            # models are not used again, and keeping them made the saved file 13.5 MB, not 2
+            for ev in assets[h].values():
+                if not isinstance(ev, str):
+                    ev.fitted = {}
     return TrainedModels(book=book, assets=assets, book_key=book_key_, trained_at=clock(),
                          train_seconds=time.perf_counter() - started, dates=series.dates,
                          returns_pct=np.asarray(series.returns_pct, dtype=float),
