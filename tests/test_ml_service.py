@@ -387,3 +387,20 @@ def test_recording_runtime_records_ml_predictions_after_the_snapshot(tmp_path) -
         assert calls == [store] and rec.last_refresh_id == 1
         RecordingRuntime(rt, store, None, record=False).compute(2)
         assert len(calls) == 1  # a viewer that does not record does not record predictions
+
+
+def test_deferred_start_trains_only_after_the_refresh() -> None:
+    """The runtime's service starts a due training after the snapshot is built (a training
+    started mid-refresh slowed the dashboard's first full snapshot by ~1 s); the snapshot
+    already says training."""
+    r, d = simulated_returns(), business_dates(N)
+    series = Series(r, d)
+    service = svc.MlService(settings(), series, defer_start=True)
+    parts = service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
+    assert parts.section["status"] == "training" and service.training
+    assert series.calls == 0 and service.status_line().startswith("ML training 0/1")
+    assert not service.wait(0.01)  # scheduled, not started: nothing to wait for yet
+    service.start_pending()
+    assert service.wait(120) and series.calls == 1 and service.trainings == 1
+    service.start_pending()  # nothing pending: no second start
+    assert service.trainings == 1 and not service.training

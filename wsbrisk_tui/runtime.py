@@ -141,7 +141,7 @@ class Runtime:
             self._ml = MlService(
                 settings, lambda portfolio, market: training_series(
                     portfolio, market, pipeline, settings.history_days),
-                clock=self.clock)
+                clock=self.clock, defer_start=True)
         return self._ml
 
     def ml_status(self) -> str | None:
@@ -180,9 +180,12 @@ class Runtime:
             return quick_snapshot(portfolio, market, settings, seq=seq, rng=rng,
                                   cache=self._fit_cache(), clock=self.clock, mode=self.mode)
         self._full_done = True
-        return build_snapshot(portfolio, market, settings, seq=seq, rng=rng,
-                              cache=self._fit_cache(), clock=self.clock, mode=self.mode,
-                              ml=self.ml_service())
+        ml = self.ml_service()
+        snapshot = build_snapshot(portfolio, market, settings, seq=seq, rng=rng,
+                                  cache=self._fit_cache(), clock=self.clock, mode=self.mode,
+                                  ml=ml)
+        ml.start_pending()  # a due training starts once the refresh is done, not during it
+        return snapshot
 
 
 #: Methods of the quick first pass: closed forms and plain quantiles, no fits to wait for.

@@ -357,8 +357,14 @@ class MlService:
     def __init__(self, settings: MlSettings,
                  series_for: Callable[[Portfolio, MarketData], TrainingSeries], *,
                  clock: Callable[[], datetime] = _utcnow,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 defer_start: bool = False) -> None:
         self.settings = settings
+        #: With ``defer_start`` a due training starts at :meth:`start_pending` (the runtime calls
+        #: it once the snapshot is built: a training started mid-refresh made the dashboard's
+        #: first full snapshot 1 s slower), else at once.
+        self.defer_start = defer_start
+        self._launched = False
         self._series_for = series_for
         self._clock = clock
         self._monotonic = monotonic
@@ -386,11 +392,24 @@ class MlService:
     @property
     def training(self) -> bool:
         with self._lock:
-            return self._thread is not None and self._thread.is_alive()
+            return self._running()
+
+    def _running(self) -> bool:
+        """A training is scheduled or running (lock held)."""
+        return self._thread is not None and (not self._launched or self._thread.is_alive())
+
+    def start_pending(self) -> None:
+        """Start the training scheduled by the last refresh, if any (``defer_start``)."""
+        with self._lock:
+            if self._thread is not None and not self._launched:
+                self._launched = True
+                self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a background training to end; True when none is running."""
+        """Wait for a background training to end; True when none is running or scheduled."""
         with self._lock:
+            if self._thread is not None and not self._launched:
+                return False  # scheduled, not started (start_pending): it cannot end yet
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -402,7 +421,7 @@ class MlService:
         9s"), the failure while the last attempt failed, else None."""
         with self._lock:
             p = self._progress
-            running = self._thread is not None and self._thread.is_alive()
+            running = self._running()
             error = self._error
         if running and p is not None:
             return (f"ML training {min(p.step, p.steps)}/{p.steps}: {p.label} "
@@ -508,7 +527,7 @@ class MlService:
             self._load_once(key, market)
             return
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._running():
                 return
             if not self._due(key, last):
                 return
@@ -517,7 +536,10 @@ class MlService:
                                        self._clock())
             self._thread = threading.Thread(target=self._job, args=(portfolio, market, key),
                                             name="wsbrisk-ml", daemon=True)
-            self._thread.start()
+            self._launched = False
+            if not self.defer_start:
+                self._launched = True
+                self._thread.start()
 
     def _load_once(self, key: str, market: MarketData) -> None:
         """One-shot commands: load the saved models of this book once; never train."""
@@ -586,7 +608,7 @@ class MlService:
 
     def _progress_dict(self) -> dict[str, Any] | None:
         p = self._progress
-        if p is None or self._thread is None or not self._thread.is_alive():
+        if p is None or not self._running():
             return None
         return {"running": True, "step": min(p.step, p.steps), "steps": p.steps,
                 "label": p.label, "started_at": p.started_at.isoformat(),
