@@ -162,6 +162,9 @@ def test_regime_scaled_rows_match_the_mixture_closed_form(trained: svc.TrainedMo
             assert row.es == pytest.approx((-m + math.sqrt(v) * norm.pdf(z) / a) / 100 * NAV,
                                            rel=1e-10)
             assert row.es > row.var > 0
+            if h == 1 and c in (0.95, 0.99):  # the pane's figure is the ladder's
+                assert parts.section["now"]["regime_scaled_var_pct"][str(c)] == pytest.approx(
+                    100 * row.var_pct, rel=1e-12)
 
 
 def test_new_close_retrains_and_book_change_is_throttled() -> None:

@@ -652,6 +652,12 @@ class MlService:
             prob = fit.filtered[-1]
             for x in r[dates > np.datetime64(models.book.last_date, "D")]:
                 prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+        if prob is not None and fit.converged:
+            from wsbrisk_tui.engine.regime import regime_var_es
+
+            var1 = regime_var_es(fit, QUANTILE_CONFIDENCES, [1], prob)[1][0]
+            out["regime_scaled_var_pct"] = {str(c): float(x)
+                                            for c, x in zip(QUANTILE_CONFIDENCES, var1)}
         seconds = time.perf_counter() - started
         now = _now_dict(out, seconds)
         inf = _Inference(token=token, now=now, regime_prob=prob, seconds=seconds)
@@ -663,6 +669,8 @@ def _now_dict(out: dict[str, Any], seconds: float) -> dict[str, Any]:
     regime = out.get("regime")
     return {"volatility": {str(h): dict(v) for h, v in out["volatility"].items()},
             "ml_quantile_var_pct": {str(c): v for c, v in out["ml_quantile_var_pct"].items()},
+            # today's 1-day regime_scaled VaR (the regime filtered on since the training)
+            "regime_scaled_var_pct": out.get("regime_scaled_var_pct"),
             "regime": regime,
             "regime_label": max(regime, key=regime.get) if regime else None,
             "inference_ms": round(1000.0 * seconds, 2)}

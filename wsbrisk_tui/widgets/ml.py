@@ -13,7 +13,7 @@ thread, so the section says where training stands)::
               "regime_scaled": {"var_pct": {"0.95": pct}, "reason", "backtests": [...]},
               "ml_quantile": {"var_pct", "backtests": [...], "notes"}, "notes", ...} | null,
      "now": {"volatility": {"1": {"sigma_pct", "best", "best_sigma_pct", "verdict"}, "5": ...},
-             "ml_quantile_var_pct", "regime", "regime_label"} | null,
+             "ml_quantile_var_pct", "regime_scaled_var_pct", "regime", "regime_label"} | null,
      "assets": {"1": {symbol: evaluation | {"reason"}}, "5": ...} | null}
 
 The table has one row per volatility model: out-of-sample QLIKE (Patton 2011, lower is better) and
@@ -234,7 +234,8 @@ def var_lines(data: dict[str, Any], book: dict[str, Any], p: Palette) -> list[Te
     q = _dict(book.get("ml_quantile"))
     rs = _dict(book.get("regime_scaled"))
     methods = [("ml_quantile", _dict(now.get("ml_quantile_var_pct")) or (_dict(q.get("var_pct")) if q else None), q),
-               ("regime_scaled", _dict(rs.get("var_pct")) if rs else None, rs)]
+               ("regime_scaled", _dict(now.get("regime_scaled_var_pct"))
+                or (_dict(rs.get("var_pct")) if rs else None), rs)]
     confs = list(dict.fromkeys(conf_key_label(k) for _, var, _ in methods for k in (var or {})))
     if not confs:
         confs = ["95%", "99%"]
