@@ -94,6 +94,9 @@ expiring after 2020-12-31 (a long call, a short put, a 2-leg call spread, a 2-tr
 marked with Black-Scholes-Merton (``bsm_price``; q = 0, r = the 2020 rate step, implied vol = the
 demo VIX on 2020-12-31 x ``IV_MULTIPLIER``, T = calendar days / 365). Cash makes NAV exactly
 1,000,000 USD at these marks; NVDA is about 22% of NAV so the default 20% position limit fires.
+Each option also carries ``lastday_price``, its mark on 2020-12-30 computed the same way from
+that day's underlying close, VIX and rate (one more day to expiry), so the book's day P&L is
+complete, as with a broker's previous marks.
 """
 
 from __future__ import annotations
@@ -480,25 +483,34 @@ def build_book(frame: pd.DataFrame) -> tuple[list[dict], float]:
     """Book rows with option marks (BSM) and the cash that makes NAV = ``TARGET_NAV_USD``."""
     from wsbrisk_tui.engine.occ import looks_like_occ, parse_occ
 
-    last = frame.iloc[-1]
-    vix = float(last["VIX"])
-    rate = float(last["rf_3m_frac"])
+    last, before = frame.iloc[-1], frame.iloc[-2]
+    prev_day = frame.index[-2].date()
     rows, mv_total = [], 0.0
     for symbol, kind, qty, entry, strategy in BOOK:
         price: float | None = None
+        lastday: float | None = None
         if looks_like_occ(symbol):
             occ = parse_occ(symbol)
-            spot = _csv_float(float(last[occ.root]))
-            t_years = (occ.expiry - AS_OF).days / 365.0
-            vol = vix / 100.0 * IV_MULTIPLIER[occ.root]
-            price = round(bsm_price(spot, occ.strike, t_years, rate, vol, occ.right), 2)
+            price = option_mark(occ, last, AS_OF)
+            # the previous day's mark the same way (underlying, VIX and rate of that day, one
+            # more day to expiry): the option's day P&L, as a broker's lastday_price gives it
+            lastday = option_mark(occ, before, prev_day)
             mv_total += qty * price * 100.0
         else:
             mv_total += qty * _csv_float(float(last[symbol]))
         rows.append({"symbol": symbol, "asset_class": kind, "qty": qty, "price": price,
-                     "avg_entry_price": entry, "strategy": strategy})
+                     "avg_entry_price": entry, "strategy": strategy, "lastday_price": lastday})
     cash = round(TARGET_NAV_USD - mv_total, 2)
     return rows, cash
+
+
+def option_mark(occ: object, day_row: pd.Series, day: date) -> float:
+    """BSM mark (per share, cents) of the OCC contract ``occ`` from that day's row of the frame."""
+    spot = _csv_float(float(day_row[occ.root]))
+    t_years = (occ.expiry - day).days / 365.0
+    vol = float(day_row["VIX"]) / 100.0 * IV_MULTIPLIER[occ.root]
+    return round(bsm_price(spot, occ.strike, t_years, float(day_row["rf_3m_frac"]), vol,
+                           occ.right), 2)
 
 
 def _csv_float(x: float) -> float:
@@ -520,12 +532,14 @@ def render(frame: pd.DataFrame, meta: dict, rows: list[dict], cash: float) -> di
 
     book = io.StringIO()
     writer = csv.writer(book, lineterminator="\n")
-    writer.writerow(["symbol", "asset_class", "qty", "price", "avg_entry_price", "strategy"])
+    writer.writerow(["symbol", "asset_class", "qty", "price", "avg_entry_price", "strategy",
+                     "lastday_price"])
     for r in rows:
         writer.writerow([r["symbol"], r["asset_class"], f"{r['qty']:g}",
                          "" if r["price"] is None else f"{r['price']:.2f}",
-                         f"{r['avg_entry_price']:.2f}", r["strategy"]])
-    writer.writerow(["CASH", "", f"{cash:.2f}", "", "", ""])
+                         f"{r['avg_entry_price']:.2f}", r["strategy"],
+                         "" if r["lastday_price"] is None else f"{r['lastday_price']:.2f}"])
+    writer.writerow(["CASH", "", f"{cash:.2f}", "", "", "", ""])
 
     meta = dict(meta, book={"target_nav_usd": TARGET_NAV_USD, "cash_usd": cash,
                             "option_iv_multiplier_of_vix": IV_MULTIPLIER,

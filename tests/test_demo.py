@@ -304,6 +304,16 @@ def test_option_marks_are_bsm_at_the_demo_vix(book, md, gen):
                                  md.risk_free.value, vol, p.option.right)
         assert p.price == pytest.approx(expected, abs=0.005 + 1e-9), p.symbol
         assert p.price > 0
+        # the previous mark: the same model on the day before (its close, VIX, rate; T + 1 day)
+        prev = md.prices.index[-2].date()
+        before = md.prices.iloc[-2]
+        vol_prev = float(md.vix.loc[md.prices.index[-2]]) / 100.0 * gen.IV_MULTIPLIER[
+            p.option.underlying]
+        rate_prev = gen.RF_ANNUAL[2020] / 100.0
+        expected_prev = gen.bsm_price(float(before[p.option.underlying]), p.option.strike,
+                                      (p.option.expiry - prev).days / 365.0, rate_prev, vol_prev,
+                                      p.option.right)
+        assert p.lastday_price == pytest.approx(expected_prev, abs=0.005 + 1e-9), p.symbol
 
 
 # --------------------------------------------------------------------------------------------

@@ -417,3 +417,37 @@ def test_symbols():
     assert is_crypto_pair("ZUSD") is False  # unknown base without separator: a stock ticker
     with pytest.raises(ValueError, match="unknown asset class 'bond'"):
         classify("AGG", "bond")
+
+
+def test_lastday_price_gives_an_option_its_day_pnl(tmp_path):
+    """An option's previous mark (Alpaca's ``lastday_price``) gives its day P&L:
+    qty x 100 x (price - lastday_price) = 3 x 100 x (1.09 - 0.94) = +45.00; without it, n/a."""
+    from datetime import date
+
+    import pandas as pd
+
+    from wsbrisk_tui.engine.model import MarketData
+    from wsbrisk_tui.engine.valuation import value_book
+
+    path = write(tmp_path, "symbol,qty,price,lastday_price\nSPY210104C00380000,3,1.09,0.94\n"
+                           "QQQ210129C00305000,5,4.52,\nSPY210104C00380000,2,1.09,0.94\n")
+    book = read_positions_csv(path)
+    spy = next(p for p in book.positions if p.symbol == "SPY210104C00380000")
+    assert spy.lastday_price == 0.94 and spy.qty == 5  # merged rows agree on it
+    market = MarketData(prices=pd.DataFrame({"SPY": [370.0, 373.88]},
+                                            index=pd.bdate_range(end="2020-12-31", periods=2)),
+                        source="test", as_of=date(2020, 12, 31))
+    rows = {r.symbol: r for r in value_book(book, market).rows}
+    assert rows["SPY210104C00380000"].day_pnl == pytest.approx(5 * 100 * (1.09 - 0.94), abs=1e-9)
+    assert rows["QQQ210129C00305000"].day_pnl is None  # no previous mark: n/a, never zero
+
+
+def test_lastday_price_is_checked_like_a_price(tmp_path):
+    path = write(tmp_path, "symbol,qty,price,lastday_price\nAAPL,10,130,-1\n"
+                           "MSFT,1,,200\nMSFT,1,,201\n")
+    with pytest.raises(InputError) as exc:
+        read_positions_csv(path)
+    text = str(exc.value)
+    assert "book.csv:2: column 'lastday_price':" in text
+    assert ("book.csv:4: column 'lastday_price': MSFT has lastday_price 201 here but 200 on line "
+            "3 (keep one row, or make the rows agree)") in text

@@ -20,7 +20,8 @@ def money(x: float | None, decimals: int = 0, signed: bool = False) -> str:
     if _bad(x):
         return NA
     sign = "+" if signed else ""
-    return f"{x:{sign},.{decimals}f}"
+    # "z": a value that rounds to zero prints 0, not -0 (a flat day P&L is not a loss)
+    return f"{x:{sign}z,.{decimals}f}"
 
 
 def compact_money(x: float | None) -> str:
@@ -31,7 +32,7 @@ def compact_money(x: float | None) -> str:
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if a >= div:
             return f"{x / div:.{2 if a / div < 10 else 1}f}{suffix}"
-    return f"{x:.0f}"
+    return f"{x:z.0f}"
 
 
 def pct(x: float | None, decimals: int = 2, signed: bool = False) -> str:
@@ -39,13 +40,13 @@ def pct(x: float | None, decimals: int = 2, signed: bool = False) -> str:
     if _bad(x):
         return NA
     sign = "+" if signed else ""
-    return f"{100 * x:{sign}.{decimals}f}%"
+    return f"{100 * x:{sign}z.{decimals}f}%"
 
 
 def num(x: float | None, decimals: int = 2) -> str:
     if _bad(x):
         return NA
-    return f"{x:,.{decimals}f}"
+    return f"{x:z,.{decimals}f}"
 
 
 def qty(x: float | None) -> str:

@@ -15,6 +15,9 @@ Columns:
 * ``symbol`` and ``qty`` are required. ``qty`` is signed (negative = short) and may be fractional.
 * ``avg_entry_price`` and ``price`` (per share, per unit; option premiums per share) are optional.
   A blank ``price`` means "value it from market data".
+* ``lastday_price`` (optional, Alpaca's name): the previous close (or previous mark, per share for
+  an option). It gives the day P&L ``qty x multiplier x (price - lastday_price)``; without it a
+  stock's day P&L comes from its last two closes, and an option's is ``n/a`` (no previous mark).
 * ``asset_class``: ``equity``/``stock``, ``etf``, ``option``, ``crypto`` (also Alpaca's
   ``us_equity``/``us_option``); blank infers it (:func:`wsbrisk_tui.engine.symbols.classify`).
 * ``side``: ``long``/``buy`` or ``short``/``sell``. ``short`` with a positive qty makes the qty
@@ -68,7 +71,7 @@ from wsbrisk_tui.errors import InputError, located
 
 COLUMNS: tuple[str, ...] = (
     "symbol", "qty", "avg_entry_price", "price", "asset_class", "side", "strategy",
-    "underlying", "expiry", "strike", "right", "multiplier",
+    "underlying", "expiry", "strike", "right", "multiplier", "lastday_price",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("symbol", "qty")
 OPTION_COLUMNS: tuple[str, ...] = ("underlying", "expiry", "strike", "right")
@@ -112,6 +115,7 @@ class _Row:
     avg_entry_price: float | None
     strategy: str | None
     option: OptionContract | None
+    lastday_price: float | None = None
 
 
 @dataclass
@@ -290,6 +294,7 @@ def _parse_position_row(ctx: _Parse, line: int, symbol: str, values: dict[str, s
 
     price = _number(ctx, line, values, "price", minimum=0.0)
     avg_entry = _number(ctx, line, values, "avg_entry_price", minimum=0.0)
+    lastday = _number(ctx, line, values, "lastday_price", minimum=0.0)
     strategy = values.get("strategy") or None
 
     option = _parse_option(ctx, line, symbol, values, explicit, hint)
@@ -318,7 +323,8 @@ def _parse_position_row(ctx: _Parse, line: int, symbol: str, values: dict[str, s
     if len(ctx.problems) > n_before or qty is None:
         return None
     return _Row(line=line, symbol=position_symbol, qty=qty, asset_class=asset_class, price=price,
-                avg_entry_price=avg_entry, strategy=strategy, option=option)
+                avg_entry_price=avg_entry, strategy=strategy, option=option,
+                lastday_price=lastday)
 
 
 def _option_intended(symbol: str, values: dict[str, str]) -> bool:
@@ -432,6 +438,7 @@ def _merge_duplicates(ctx: _Parse, rows: list[_Row]) -> list[Position]:
         if len(group) == 1:
             positions.append(Position(symbol=symbol, qty=first.qty, asset_class=first.asset_class,
                                       price=first.price, avg_entry_price=first.avg_entry_price,
+                                      lastday_price=first.lastday_price,
                                       strategy=first.strategy, option=first.option,
                                       origin=f"{name}:{first.line}"))
             continue
@@ -446,6 +453,7 @@ def _merge_group(ctx: _Parse, symbol: str, group: list[_Row]) -> Position | None
     first = group[0]
     fix = "keep one row, or make the rows agree"
     price_row = next((r for r in group if r.price is not None), None)
+    lastday_row = next((r for r in group if r.lastday_price is not None), None)
     for row in group[1:]:
         if row.asset_class != first.asset_class:
             ctx.bad(row.line, "asset_class",
@@ -456,6 +464,11 @@ def _merge_group(ctx: _Parse, symbol: str, group: list[_Row]) -> Position | None
         if row.price is not None and price_row is not None and row.price != price_row.price:
             ctx.bad(row.line, "price",
                     f"{symbol} has price {row.price:g} here but {price_row.price:g} on line {price_row.line}", fix)
+        if (row.lastday_price is not None and lastday_row is not None
+                and row.lastday_price != lastday_row.lastday_price):
+            ctx.bad(row.line, "lastday_price",
+                    f"{symbol} has lastday_price {row.lastday_price:g} here but "
+                    f"{lastday_row.lastday_price:g} on line {lastday_row.line}", fix)
     if len(ctx.problems) > n_before:
         return None
 
@@ -485,6 +498,7 @@ def _merge_group(ctx: _Parse, symbol: str, group: list[_Row]) -> Position | None
                      f"(qty {_format_qty(qty)}{entry_note})")
     return Position(symbol=symbol, qty=qty, asset_class=first.asset_class,
                     price=price_row.price if price_row is not None else None,
+                    lastday_price=lastday_row.lastday_price if lastday_row is not None else None,
                     avg_entry_price=avg_entry, strategy=", ".join(strategies) or None,
                     option=first.option, origin=f"{ctx.path.name}:" + ",".join(str(n) for n in lines))
 
