@@ -194,9 +194,31 @@ def test_new_close_retrains_and_book_change_is_throttled() -> None:
     assert not parts.section["stale"] and parts.section["trained_through"] == "2020-12-31"
 
 
+def test_data_too_short_is_na_not_an_alarm_and_is_retried() -> None:
+    """A ValueError from the data (too short a history) is n/a with the reason in the pane and
+    the rows; the status bar stays quiet; it is retried after the gap."""
+    r, d = simulated_returns(), business_dates(N)
+    series = Series(r, d, fail=ValueError("212 usable days: walk-forward evaluation needs at "
+                                          "least 500 to train on, plus days to test"))
+    mono = Clock()
+    service = svc.MlService(settings(), series, monotonic=mono)
+    service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
+    assert service.wait(30)
+    parts = service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
+    assert parts.section["status"] == "not_trained" and parts.section["error"] is None
+    assert parts.section["reason"] == ("ML n/a: 212 usable days: walk-forward evaluation needs "
+                                       "at least 500 to train on, plus days to test")
+    assert {v.reason for v in parts.var} == {parts.section["reason"]}
+    assert service.status_line() is None and series.calls == 1
+    mono.t += 30 * 60.0
+    series.fail = None
+    service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
+    assert service.wait(120) and series.calls == 2 and service.models is not None
+
+
 def test_a_failed_training_is_shown_and_retried_after_the_gap() -> None:
     r, d = simulated_returns(), business_dates(N)
-    series = Series(r, d, fail=ValueError("the book has 40 common days, fewer than 60"))
+    series = Series(r, d, fail=RuntimeError("the book has 40 common days, fewer than 60"))
     mono = Clock()
     service = svc.MlService(settings(), series, monotonic=mono)
     service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
@@ -204,9 +226,9 @@ def test_a_failed_training_is_shown_and_retried_after_the_gap() -> None:
     parts = service.snapshot_parts(portfolio(), market(), inputs_for(r, d), RISK)
     assert parts.section["status"] == "failed" and "fewer than 60" in parts.section["error"]
     assert "Traceback" in parts.section["error_detail"]
-    assert all(v.reason == "ML training failed: ValueError: the book has 40 common days, fewer "
-                           "than 60" for v in parts.var)
-    assert service.status_line() == ("ML training failed: ValueError: the book has 40 common "
+    assert all(v.reason == "ML training failed: RuntimeError: the book has 40 common days, "
+                           "fewer than 60" for v in parts.var)
+    assert service.status_line() == ("ML training failed: RuntimeError: the book has 40 common "
                                      "days, fewer than 60")
     assert series.calls == 1  # not retried on every refresh
     mono.t += 30 * 60.0

@@ -375,6 +375,9 @@ class MlService:
         self._attempt: _Attempt | None = None
         self._error: str | None = None
         self._error_detail: str | None = None
+        #: Why the book's data cannot carry the models (too short a history...): n/a, not a
+        #: failure; shown in the pane and the rows, not as an alarm in the status bar.
+        self._unavailable: str | None = None
         self._load_tried: set[str] = set()
         self._load_note: str | None = None
         self._inference: _Inference | None = None
@@ -446,7 +449,7 @@ class MlService:
         last = date.fromisoformat(str(np.asarray(inputs.dates, dtype="datetime64[D]")[-1]))
         self._maybe_train(portfolio, market, key, last)
         with self._lock:
-            models, error = self._models, self._error
+            models, error, unavailable = self._models, self._error, self._unavailable
             progress = self._progress_dict()
         section: dict[str, Any] = {
             "status": "ready", "stale": False, "stale_reason": None, "training": progress,
@@ -457,7 +460,7 @@ class MlService:
         if models is None:
             reason = (f"ML training failed: {error}" if error else
                       f"ML models training now ({progress['label']})" if progress else
-                      NOT_TRAINED)
+                      f"ML n/a: {unavailable}" if unavailable else NOT_TRAINED)
             section.update(status="failed" if error else "training" if progress else
                            "not_trained", reason=reason)
             return MlParts(section, None, _na_rows(methods, confs, horizons, reason))
@@ -569,7 +572,7 @@ class MlService:
             last = date.fromisoformat(str(series.dates[-1]))
             if have is not None and have.book_key == key and last <= have.trained_through:
                 with self._lock:
-                    self._error = self._error_detail = None
+                    self._error = self._error_detail = self._unavailable = None
                 return
             n_assets = sum(1 for a in series.assets if a != "VIX")
             with self._lock:
@@ -585,9 +588,17 @@ class MlService:
             save_models(models, self.settings)
             with self._lock:
                 self._models = models
-                self._error = self._error_detail = None
+                self._error = self._error_detail = self._unavailable = None
                 self._inference = None
                 self.trainings += 1
+        except ValueError as exc:
+            # the data cannot carry the models (e.g. fewer than 500 usable days): n/a with the
+            # reason, retried after the gap (more history may have arrived), not an alarm
+            with self._lock:
+                self._unavailable = str(exc).splitlines()[0]
+                self._error = self._error_detail = None
+                if self._attempt is not None:
+                    self._attempt.failed = True
         # A failed training must reach the ML pane and the status bar (not kill the thread
         # silently, not stop the refreshes): every error is kept with its traceback.
         except Exception as exc:  # noqa: BLE001
