@@ -40,7 +40,7 @@ def test_new_store_creates_folder_file_0600_wal_and_schema_version(tmp_path):
         assert _mode(f"{store.path}{suffix}") == 0o600
     c = sqlite3.connect(store.path)
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert c.execute("SELECT max(version) FROM schema_version").fetchone()[0] == schema_version_of_code() == 1
+    assert c.execute("SELECT max(version) FROM schema_version").fetchone()[0] == schema_version_of_code() == 2
     assert c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
     tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"refreshes", "var_headline", "snapshots_full", "stress_results", "alerts", "daily_var",
@@ -369,18 +369,18 @@ def test_forward_migration_applies_once_and_keeps_data(tmp_path, monkeypatch):
     upgraded = HistoryStore(store.path)
     assert upgraded.count() == 2
     c = sqlite3.connect(store.path)
-    assert [r[0] for r in c.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    assert [r[0] for r in c.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
     assert c.execute("SELECT DISTINCT note FROM refreshes").fetchall() == [("migrated",)]
     upgraded.close()
     HistoryStore(store.path).close()  # second open: nothing to apply
-    assert c.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 2
+    assert c.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 3
 
 
 def test_an_older_file_opened_readonly_asks_for_a_read_write_open(tmp_path, monkeypatch):
     store = _store(tmp_path)
     store.close()
     monkeypatch.setattr(history_mod, "MIGRATIONS", [*history_mod.MIGRATIONS, lambda c: None])
-    with pytest.raises(InputError, match=r"schema 1, this wsbrisk-tui reads 2: open it once read-write"):
+    with pytest.raises(InputError, match=r"schema 2, this wsbrisk-tui reads 3: open it once read-write"):
         HistoryStore(store.path, readonly=True)
 
 

@@ -1,4 +1,7 @@
-"""``wsbrisk-tui history list|show|export|check``: read the recorded history (read-only).
+"""``wsbrisk-tui history list|show|export|backtest|check``: read the recorded history (read-only).
+
+``backtest`` tests the VaR the program recorded at each close against the next day's P&L
+(:mod:`wsbrisk_tui.engine.recorded_backtest`).
 
 Times are UTC. ``--since``/``--until`` take an ISO date or date-time (``2025-01-15``,
 ``2025-01-15T14:00``, with or without an offset; without one it is UTC); a bare date in
@@ -34,6 +37,16 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                            help="export headline numbers (NAV, VaR/ES per method) as CSV or JSON")
     a.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
     a.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    a = actions.add_parser("backtest", parents=[common, store],
+                           help="backtest the recorded close-of-day VaR against the next day's P&L",
+                           description="Each close's recorded 1-day VaR against the book's day P&L "
+                                       "at the next weekday's close, on unchanged holdings: "
+                                       "exceptions, Kupiec, Christoffersen, Basel zone.")
+    a.add_argument("--method", action="append", metavar="METHOD",
+                   help="a VaR method (repeatable; default: every recorded method)")
+    a.add_argument("--confidence", type=float, default=0.99, help="confidence (default: 0.99)")
+    a.add_argument("--since", metavar="DATE", help="from this market date (YYYY-MM-DD)")
+    a.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     actions.add_parser("check", parents=[common, store], help="run SQLite's integrity check on the history")
 
 
@@ -89,6 +102,57 @@ def format_list(rows: list[Any]) -> str:
     return "\n".join(_table(headers, table, "lllrrrrll")) + "\n"
 
 
+def _backtest(store: Any, args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from wsbrisk_tui import fmt
+    from wsbrisk_tui.engine.model import to_jsonable
+    from wsbrisk_tui.engine.recorded_backtest import SCHEME, recorded_backtest
+    from wsbrisk_tui.errors import InputError
+
+    if not 0.5 < args.confidence < 1.0:
+        raise InputError(f"--confidence: {args.confidence:g} must be between 0.5 and 1 (e.g. 0.99)")
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise InputError(f"--since: '{args.since}' is not a date (YYYY-MM-DD)") from None
+    recorded = store.daily_var_methods(args.confidence)
+    methods = args.method or recorded
+    unknown = [m for m in methods if m not in recorded]
+    if unknown:
+        raise InputError(f"--method: no daily VaR recorded for {', '.join(unknown)} at "
+                         f"{args.confidence:g} in {store.path} (recorded: "
+                         f"{', '.join(recorded) or 'none'})")
+    results = [recorded_backtest(store, m, args.confidence, since) for m in methods]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([to_jsonable(r) for r in results], indent=2,
+                                    allow_nan=False) + "\n")
+        return 0
+    if not results:
+        print(f"no daily VaR recorded in {store.path} yet: the dashboard and the daemon record one "
+              "per market day", file=sys.stderr)
+        return 0
+    lines = [f"recorded VaR backtest, {fmt.confidence_label(args.confidence)} 1-day, {store.path}",
+             f"({SCHEME})", "",
+             f"  {'method':<22} {'days':>5} {'exc':>4} {'expected':>8} {'Kupiec p':>9} "
+             f"{'Christ. p':>9}  zone"]
+    for r in results:
+        d = r.details
+        exc = "n/a" if r.exceptions is None else str(r.exceptions)
+        lines.append(f"  {r.method:<22} {r.observations:>5} {exc:>4} "
+                     f"{fmt.num(d.get('expected_exceptions'), 1):>8} {fmt.num(r.kupiec_p, 3):>9} "
+                     f"{fmt.num(r.christoffersen_p, 3):>9}  {r.zone or r.reason}")
+    d = results[0].details
+    lines += ["", f"days recorded {d['days_recorded']}, with the next day's P&L "
+                  f"{d['days_with_realised_pnl']}; left out: holdings changed "
+                  f"{d['excluded_holdings_changed']}, holdings unknown (recorded before this "
+                  f"version) {d['excluded_holdings_unknown']}, VaR n/a that day "
+                  f"(first method) {d['excluded_var_na']}"]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     command = args.history_command
     with _store(args) as store:
@@ -125,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 store.export(sys.stdout, since, until, fmt=args.format)
             return 0
+        if command == "backtest":
+            return _backtest(store, args)
         if command == "check":
             problems = store.check()
             if problems == ["ok"]:

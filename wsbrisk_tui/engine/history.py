@@ -63,7 +63,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from wsbrisk_tui.engine.alerts import Alert, utc
-from wsbrisk_tui.engine.model import RiskSnapshot
+from wsbrisk_tui.engine.model import RiskSnapshot, holdings_key
 from wsbrisk_tui.errors import InputError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -154,8 +154,18 @@ def _migration_1(c: sqlite3.Connection) -> None:
     """)
 
 
+def _migration_2(c: sqlite3.Connection) -> None:
+    """The holdings behind each daily VaR and behind its realised P&L (a short hash,
+    :func:`~wsbrisk_tui.engine.model.holdings_key`): the recorded backtest uses only the days
+    whose holdings did not change between the two closes. Rows recorded before have NULL."""
+    _run_statements(c, """
+        ALTER TABLE daily_var ADD COLUMN book_key TEXT;
+        ALTER TABLE daily_var ADD COLUMN realised_book_key TEXT
+    """)
+
+
 #: Forward migrations: ``MIGRATIONS[i]`` takes a database from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 
 
 def schema_version_of_code() -> int:
@@ -534,21 +544,24 @@ class HistoryStore:
                       computed: datetime) -> None:
         as_of = snapshot.meta.as_of
         assert as_of is not None
+        key = holdings_key((p.symbol, p.qty) for p in snapshot.positions)
         c.executemany(
             "INSERT INTO daily_var (as_of, method, confidence, horizon_days, var, es, var_pct, es_pct,"
-            " nav, refresh_id, computed_at) VALUES (?,?,?,1,?,?,?,?,?,?,?)"
+            " nav, refresh_id, computed_at, book_key) VALUES (?,?,?,1,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (as_of, method, confidence) DO UPDATE SET var = excluded.var,"
             " es = excluded.es, var_pct = excluded.var_pct, es_pct = excluded.es_pct,"
-            " nav = excluded.nav, refresh_id = excluded.refresh_id, computed_at = excluded.computed_at",
+            " nav = excluded.nav, refresh_id = excluded.refresh_id, computed_at = excluded.computed_at,"
+            " book_key = excluded.book_key",
             [(as_of.isoformat(), r.method, _conf(r.confidence), r.var, r.es, r.var_pct, r.es_pct,
-              snapshot.nav, rid, _iso(computed))
+              snapshot.nav, rid, _iso(computed), key)
              for r in snapshot.var if r.horizon_days == 1])
         if snapshot.day_pnl is None:
             return
         prev = c.execute("SELECT max(as_of) FROM daily_var WHERE as_of < ?", (as_of.isoformat(),)).fetchone()[0]
         if prev is not None and _next_weekday(date.fromisoformat(prev)) == as_of:
-            c.execute("UPDATE daily_var SET realised_pnl = ?, realised_as_of = ? WHERE as_of = ?",
-                      (snapshot.day_pnl, as_of.isoformat(), prev))
+            c.execute("UPDATE daily_var SET realised_pnl = ?, realised_as_of = ?,"
+                      " realised_book_key = ? WHERE as_of = ?",
+                      (snapshot.day_pnl, as_of.isoformat(), key, prev))
 
     def _upsert_alerts(self, c: sqlite3.Connection, alerts: list[Alert], rid: int | None) -> None:
         c.executemany(
@@ -826,16 +839,24 @@ class HistoryStore:
     def daily_var(self, method: str, confidence: float = 0.99, since: date | None = None) -> list[dict[str, Any]]:
         """The close-of-day 1-day forecasts of ``method`` with the next day's realised P&L
         (``None`` until known, or when a weekday is missing), oldest first."""
-        sql = ("SELECT as_of, var, es, var_pct, es_pct, nav, refresh_id, realised_pnl, realised_as_of"
-               " FROM daily_var WHERE method = ? AND confidence = ?")
+        sql = ("SELECT as_of, var, es, var_pct, es_pct, nav, refresh_id, realised_pnl, realised_as_of,"
+               " book_key, realised_book_key FROM daily_var WHERE method = ? AND confidence = ?")
         args: list[Any] = [method, _conf(confidence)]
         if since is not None:
             sql += " AND as_of >= ?"
             args.append(since.isoformat())
         with self._read() as c:
             rows = c.execute(sql + " ORDER BY as_of", args).fetchall()
-        keys = ("as_of", "var", "es", "var_pct", "es_pct", "nav", "refresh_id", "realised_pnl", "realised_as_of")
+        keys = ("as_of", "var", "es", "var_pct", "es_pct", "nav", "refresh_id", "realised_pnl",
+                "realised_as_of", "book_key", "realised_book_key")
         return [dict(zip(keys, r)) for r in rows]
+
+    def daily_var_methods(self, confidence: float = 0.99) -> list[str]:
+        """The methods with recorded daily VaR at ``confidence`` (by first date, then name)."""
+        with self._read() as c:
+            rows = c.execute("SELECT method, min(as_of) AS first FROM daily_var WHERE confidence = ?"
+                             " GROUP BY method ORDER BY first, method", (_conf(confidence),)).fetchall()
+        return [r[0] for r in rows]
 
     def record_prediction(self, model: str, target: str, as_of: date, horizon_days: int,
                           prediction: float, *, created_at: datetime | None = None) -> int:

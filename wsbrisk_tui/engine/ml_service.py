@@ -29,7 +29,6 @@ book, marked ``stale`` with the reason, until the retraining lands.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -165,8 +164,9 @@ def training_series(portfolio: Portfolio, market: MarketData, pipeline_settings:
 def book_key(portfolio: Portfolio) -> str:
     """A short hash of the book's holdings (symbol and quantity of every position): the models
     of one book are not the models of another."""
-    lines = sorted(f"{p.symbol}:{float(p.qty)!r}" for p in portfolio.positions)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    from wsbrisk_tui.engine.model import holdings_key
+
+    return holdings_key((p.symbol, p.qty) for p in portfolio.positions)
 
 
 @dataclass(eq=False)

@@ -334,6 +334,16 @@ class RiskSnapshot:
         return None
 
 
+def holdings_key(holdings: "typing.Iterable[tuple[str, float]]") -> str:
+    """A short hash of a book's holdings, (symbol, signed quantity) pairs in any order: the
+    ML models of one book are not another's (``ml_service``), and a VaR backtest compares a
+    close's VaR with the next day's P&L only when the holdings did not change (``history``)."""
+    import hashlib
+
+    lines = sorted(f"{symbol}:{float(qty)!r}" for symbol, qty in holdings)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------------------------
 # JSON conversion (generic over the frozen dataclasses above)
 # --------------------------------------------------------------------------------------------
