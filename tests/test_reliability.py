@@ -185,10 +185,10 @@ def test_a_newer_schema_is_refused_untouched(tmp_path):
     before = path.read_bytes()
     with pytest.raises(InputError) as e:
         HistoryStore(path)
-    assert str(e.value) == (f"{path}: written by a newer wsbrisk-tui (schema 7 > 1): upgrade, or point "
+    assert str(e.value) == (f"{path}: written by a newer wsbrisk-tui (schema 7 > 2): upgrade, or point "
                             "history.path elsewhere. The file was not modified")
     assert path.read_bytes() == before
-    with pytest.raises(InputError, match="schema 7 > 1"):
+    with pytest.raises(InputError, match="schema 7 > 2"):
         HistoryStore(path, readonly=True)
 
 
