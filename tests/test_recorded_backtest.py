@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -126,3 +126,26 @@ def test_history_backtest_command(tmp_path, user_dirs, capsys) -> None:
     assert "--method: no daily VaR recorded for magic at 0.99" in capsys.readouterr().err
     assert cli.main(["history", "backtest", "--store", str(db), "--confidence", "99"]) == 2
     assert "--confidence: 99 must be between 0.5 and 1" in capsys.readouterr().err
+
+
+def test_history_section_and_pane_line(tmp_path) -> None:
+    from wsbrisk_tui.engine.history import history_section
+    from wsbrisk_tui.widgets.history import recorded_backtest_line
+
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        _record_days(store, range(80))
+        now = datetime(2025, 6, 1, tzinfo=timezone.utc)
+        sec = history_section(store, now)["recorded_backtest"]
+        # replay at day 60's close: days after it, and day 60's own P&L pairing, are not known
+        then = history_section(store, now, until=datetime.combine(
+            DAYS[60].date(), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=23))
+    assert (sec["method"], sec["observations"], sec["exceptions"]) == ("historical", 77, 3)
+    assert sec["zone"] == "yellow" and sec["excluded_holdings_changed"] == 2
+    assert (then["recorded_backtest"]["observations"], then["recorded_backtest"]["exceptions"]) == (58, 3)
+    assert recorded_backtest_line(sec) == (
+        "recorded backtest, historical 99% 1-day: 3 exceptions in 77 days (0.8 expected), yellow; "
+        "2 trade day(s) left out  (wsbrisk-tui history backtest)")
+    na = {**sec, "exceptions": None, "reason": "19 clean recorded days (...); the backtest needs "
+                                             "at least 50"}
+    assert recorded_backtest_line(na) == ("recorded backtest, historical 99% 1-day: n/a (19 clean "
+                                          "recorded days (...); the backtest needs at least 50)")

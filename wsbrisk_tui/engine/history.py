@@ -1008,7 +1008,11 @@ def history_section(store: HistoryStore, now: datetime, limit: int = 500, *, spa
     """``sections["history"]`` for the history pane: NAV, 99% 1-day VaR and ES (currency) over
     the ``span_days`` before ``until`` (default ``now``), at most ``limit`` points (the last refresh
     of each equal time bucket). ``method`` defaults to historical, else parametric normal (the
-    first with data in the window; one method for the whole series, never mixed)."""
+    first with data in the window; one method for the whole series, never mixed).
+    ``recorded_backtest`` is that method's 99% backtest of the recorded close-of-day VaR
+    (:mod:`wsbrisk_tui.engine.recorded_backtest`, every recorded day)."""
+    from wsbrisk_tui.engine.recorded_backtest import recorded_backtest
+
     end = utc(until or now)
     since = end - timedelta(days=span_days)
     chosen = method or store.headline_method(since) or HEADLINE_METHODS[0]
@@ -1017,4 +1021,10 @@ def history_section(store: HistoryStore, now: datetime, limit: int = 500, *, spa
     out: dict[str, Any] = {"method": chosen, "span_days": span_days, "points": len(rows)}
     for key in ("nav", "var99", "es99"):
         out[key] = [[t.isoformat(), vals[key]] for t, vals in rows]
+    bt = recorded_backtest(store, chosen, 0.99, until=until.date() if until else None)
+    out["recorded_backtest"] = {
+        "method": bt.method, "confidence": bt.confidence, "observations": bt.observations,
+        "exceptions": bt.exceptions, "expected": bt.details.get("expected_exceptions"),
+        "zone": bt.zone, "reason": bt.reason,
+        "excluded_holdings_changed": bt.details.get("excluded_holdings_changed")}
     return out

@@ -35,8 +35,10 @@ SCHEME = ("recorded: each close's 1-day VaR against the next weekday's day P&L o
 
 
 def recorded_backtest(store: Any, method: str, confidence: float = 0.99,
-                      since: date | None = None) -> BacktestResult:
+                      since: date | None = None, until: date | None = None) -> BacktestResult:
     """The backtest of ``method`` at ``confidence`` over the recorded days (module doc).
+    ``until`` (replay) keeps what was known at that market date: later days, and realised P&L
+    that came after it, are left out.
 
     ``details`` counts the recorded days, those with a realised P&L, and those excluded (no VaR
     that day, holdings changed, holdings unknown because recorded before the store kept them),
@@ -44,6 +46,10 @@ def recorded_backtest(store: Any, method: str, confidence: float = 0.99,
     from wsbrisk_tui.engine.backtest import MIN_BACKTEST_OBS, evaluate_backtest
 
     rows = store.daily_var(method, confidence, since)
+    if until is not None:
+        cut = until.isoformat()
+        rows = [r if r["realised_as_of"] is None or r["realised_as_of"] <= cut
+                else {**r, "realised_pnl": None} for r in rows if r["as_of"] <= cut]
     realised = [r for r in rows if r["realised_pnl"] is not None]
     with_var = [r for r in realised if r["var"] is not None]
     unknown = [r for r in with_var if not r["book_key"] or not r["realised_book_key"]]

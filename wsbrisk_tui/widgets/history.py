@@ -24,6 +24,21 @@ from wsbrisk_tui.widgets.pane import SnapshotPane, ViewState, as_float, section
 SERIES: tuple[tuple[str, str], ...] = (("nav", "NAV"), ("var99", "VaR 99% 1-day"), ("es99", "ES 99% 1-day"))
 
 
+def recorded_backtest_line(bt: dict[str, Any]) -> str:
+    """``recorded backtest, historical 99% 1-day: 3 exceptions in 77 days (0.8 expected),
+    yellow; 2 trade days left out`` from the section's ``recorded_backtest``."""
+    head = (f"recorded backtest, {bt.get('method')} "
+            f"{fmt.confidence_label(float(bt.get('confidence') or 0.99))} 1-day")
+    if bt.get("exceptions") is None:
+        return f"{head}: {fmt.NA} ({bt.get('reason') or 'no reason given'})"
+    text = (f"{head}: {bt['exceptions']} exceptions in {bt.get('observations')} days "
+            f"({fmt.num(bt.get('expected'), 1)} expected), {bt.get('zone') or fmt.NA}")
+    changed = bt.get("excluded_holdings_changed")
+    if changed:
+        text += f"; {changed} trade day(s) left out"
+    return text + "  (wsbrisk-tui history backtest)"
+
+
 def parse_series(raw: Any) -> tuple[list[str], list[float | None]] | None:
     """(times, values) from ``[[iso_time, value], ...]``; None if the shape is unexpected."""
     if not isinstance(raw, list):
@@ -116,6 +131,9 @@ class HistoryPane(SnapshotPane):
             spark.data = present
             if missing:
                 notes.append(f"{label}: {missing} missing point(s) not drawn")
+        bt = data.get("recorded_backtest")
+        if isinstance(bt, dict):
+            notes.append(recorded_backtest_line(bt))
         self.title_widget().update(f"History  {points} points")
         note.update("\n".join(notes))
         note.display = bool(notes)
