@@ -639,7 +639,7 @@ class MlService:
         or the price history changed (the numbers depend on nothing else)."""
         from wsbrisk_tui.engine.ml import refresh_latest
         from wsbrisk_tui.engine.ml_features import align_vix
-        from wsbrisk_tui.engine.regime import hamilton_step
+        from wsbrisk_tui.engine.regime import regime_var_es
 
         dates = np.asarray(inputs.dates, dtype="datetime64[D]")
         token = (id(models), key, str(dates[-1]), dates.shape[0])
@@ -657,15 +657,11 @@ class MlService:
         v = None if vix is None else align_vix(dates, vix)
         t = None if tlt is None else align_vix(dates, tlt)
         out = refresh_latest(models.book, r, v, t, dates)
-        prob = None
         fit = models.book.regime
-        if fit is not None:
-            prob = fit.filtered[-1]
-            for x in r[dates > np.datetime64(models.book.last_date, "D")]:
-                prob = hamilton_step(prob, float(x), fit.mu, fit.sigma, fit.transition)
+        # refresh_latest filtered the regime on over the days since training: reuse it
+        prob = (None if fit is None or out["regime"] is None
+                else np.array([out["regime"][lab] for lab in fit.labels]))
         if prob is not None and fit.converged:
-            from wsbrisk_tui.engine.regime import regime_var_es
-
             var1 = regime_var_es(fit, QUANTILE_CONFIDENCES, [1], prob)[1][0]
             out["regime_scaled_var_pct"] = {str(c): float(x)
                                             for c, x in zip(QUANTILE_CONFIDENCES, var1)}

@@ -248,20 +248,19 @@ def _with_ml(var_results: tuple[VarResult, ...], backtest: tuple, ml: Any, portf
     """Append the ML service's ladder rows and backtests, and put its section in place."""
     from wsbrisk_tui.engine.suite import ML_METHODS
 
-    wanted = [m for m in ML_METHODS if m in risk.methods]
-    if ml is None:
-        reason = "no ML service in this computation"
+    def not_available(reason: str) -> tuple[tuple[VarResult, ...], tuple]:
         unavailable["ml"] = reason
-        return var_results + tuple(VarResult.unavailable(m, c, h, reason) for m in wanted
+        return var_results + tuple(VarResult.unavailable(m, c, h, reason)
+                                   for m in ML_METHODS if m in risk.methods
                                    for h in risk.horizons for c in risk.confidences), backtest
+
+    if ml is None:
+        return not_available("no ML service in this computation")
     try:
         parts = ml.snapshot_parts(portfolio, market, inputs, risk)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
         # ML that fails says why on its pane and rows; the rest of the snapshot stands.
-        reason = f"ML n/a: {type(exc).__name__}: {exc}"
-        unavailable["ml"] = reason
-        return var_results + tuple(VarResult.unavailable(m, c, h, reason) for m in wanted
-                                   for h in risk.horizons for c in risk.confidences), backtest
+        return not_available(f"ML n/a: {type(exc).__name__}: {exc}")
     if parts.section is not None:
         sections["ml"] = parts.section
     else:
